@@ -1,0 +1,68 @@
+"""ChronoFlow: schedules webhooks and WhatsApp messages, and keeps the history of every run."""
+import sqlite3
+
+from dotenv import load_dotenv
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import config as settings
+from .extensions import babel, csrf, db, migrate
+from .i18n import LOCALES, compile_catalogs, normalize_locale
+
+
+def create_app(overrides=None):
+    """`overrides` (a mapping) wins over the environment; tests pass one."""
+    load_dotenv(settings.ROOT / ".env")
+    app = Flask(
+        __name__,
+        template_folder=str(settings.ROOT / "templates"),
+        static_folder=str(settings.ROOT / "static"),
+        instance_path=str(settings.ROOT / "instance"),
+    )
+    app.config.update(settings.load(app.instance_path, overrides=overrides))
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(settings.ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    compile_catalogs()  # .mo files are build output: a fresh clone has only .po
+
+    from . import api, cli, tasks  # noqa: F401 (tasks register with huey)
+    from .queue import huey
+
+    huey.init_app(app)
+    api.init_app(app)
+    cli.register(app)
+    return app
+
+
+def select_locale():
+    return normalize_locale(request.accept_languages.best_match(LOCALES + ("pt", "pt-BR")))
+
+
+def _engine_options(config):
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return {}
+    # Every worker thread may hold a connection during a run.
+    return {"pool_size": config["WORKER_THREADS"], "max_overflow": 10, "pool_pre_ping": True}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection, _record):
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # SQLAlchemy emits BEGIN below; WAL lets the web read while the worker writes.
+    dbapi_connection.isolation_level = None
+    for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
+        dbapi_connection.execute(f"PRAGMA {pragma}")
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    # Take the write lock up front: a deferred transaction that reads, then
+    # writes, fails at once with "database is locked" when another process
+    # wrote in between, instead of waiting its turn.
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,93 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import ValidationError
+
+from .. import tasks
+from ..chronos import service
+from ..chronos.schemas import ChronoChanges, ChronoInput, ChronoPage, ChronoSchema, PageArgs, RunPage, RunSchema
+from ..extensions import db
+from ..models import Chrono
+from .errors import validation_failed
+
+blp = Blueprint("chronos", __name__, url_prefix="/api/chronos", description="Chronos and their runs")
+
+
+def get_chrono(chrono_id):
+    chrono = db.session.get(Chrono, chrono_id)
+    if chrono is None:
+        abort(404, message=f"No chrono with id {chrono_id}.")
+    return chrono
+
+
+def committed(chrono):
+    """Commit, then dispatch what is due before the next tick: a chrono created a
+    few seconds before its first occurrence must not wait for the tick."""
+    db.session.commit()
+    if chrono.is_active:
+        tasks.dispatch_due(chrono_id=chrono.id)
+    return chrono
+
+
+@blp.route("")
+class Chronos(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, ChronoPage)
+    def get(self, page):
+        total, items = service.list_chronos(**page)
+        return {"total": total, "items": items, **page}
+
+    @blp.arguments(ChronoInput)
+    @blp.response(201, ChronoSchema)
+    def post(self, values):
+        return committed(service.create_chrono(values))
+
+
+@blp.route("/<int:chrono_id>")
+class ChronoItem(MethodView):
+    @blp.response(200, ChronoSchema)
+    def get(self, chrono_id):
+        return get_chrono(chrono_id)
+
+    @blp.arguments(ChronoChanges)
+    @blp.response(200, ChronoSchema)
+    def patch(self, changes, chrono_id):
+        chrono = get_chrono(chrono_id)
+        try:
+            service.update_chrono(chrono, changes)
+        except ValidationError as exc:
+            validation_failed(exc)
+        return committed(chrono)
+
+    @blp.response(204)
+    def delete(self, chrono_id):
+        service.delete_chrono(get_chrono(chrono_id))
+        db.session.commit()
+
+
+@blp.route("/<int:chrono_id>/pause", methods=["POST"])
+@blp.response(200, ChronoSchema)
+def pause(chrono_id):
+    return committed(service.pause(get_chrono(chrono_id)))
+
+
+@blp.route("/<int:chrono_id>/resume", methods=["POST"])
+@blp.response(200, ChronoSchema)
+def resume(chrono_id):
+    return committed(service.resume(get_chrono(chrono_id)))
+
+
+@blp.route("/<int:chrono_id>/trigger", methods=["POST"])
+@blp.response(202, RunSchema)
+def trigger(chrono_id):
+    run = service.trigger_now(get_chrono(chrono_id))
+    db.session.commit()
+    tasks.enqueue_runs_now([run.id])
+    return run
+
+
+@blp.route("/<int:chrono_id>/runs")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, RunPage)
+def runs(page, chrono_id):
+    total, items = service.list_runs(get_chrono(chrono_id), **page)
+    return {"total": total, "items": items, **page}

@@ -1,0 +1,285 @@
+"""What a chrono may be: the one validation path for the JSON API and the HTML forms.
+
+ChronoInput loads and checks what a person or a program sends; errors come
+back keyed by field, in the request's language. ChronoSchema and RunSchema
+describe what the API returns (and the OpenAPI document).
+"""
+import re
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates,
+    validates_schema,
+)
+
+from .. import schedules
+from ..i18n import _m, normalize_locale
+from ..models import TargetType
+
+# RFC 9110 token: what a header name may contain.
+HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+MAX_HEADERS = 50
+
+
+def messages(**extra):
+    """Translatable versions of marshmallow's generic messages."""
+    return {
+        "required": _m("This field is required."),
+        "null": _m("This field cannot be empty."),
+        "invalid": _m("Not a valid value."),
+        **extra,
+    }
+
+
+def _text(**kwargs):
+    return fields.String(error_messages=messages(invalid=_m("Must be text.")), **kwargs)
+
+
+def _int(low, high, **kwargs):
+    return fields.Integer(
+        strict=True,
+        error_messages=messages(invalid=_m("Must be a whole number.")),
+        validate=validate.Range(
+            low, high, error=_m("Must be between %(low)s and %(high)s.", low=low, high=high)
+        ),
+        **kwargs,
+    )
+
+
+class Input(Schema):
+    error_messages = {"unknown": _m("Unknown field."), "type": _m("Must be a JSON object.")}
+
+
+class RunConfig(Input):
+    class Meta:
+        unknown = RAISE
+
+    timeout_ms = _int(100, 600_000)
+    max_attempts = _int(1, 20)
+    retry_backoff_s = _int(1, 3600)
+    max_backoff_s = _int(1, 86_400)
+
+
+class ChronoInput(Input):
+    class Meta:
+        unknown = RAISE
+
+    name = _text(required=True, validate=validate.Length(1, 200, error=_m("Use 1 to 200 characters.")))
+    description = _text(load_default="", validate=validate.Length(max=2000, error=_m("At most 2000 characters.")))
+    schedule = _text(
+        required=True,
+        metadata={"description": "cron (5 fields, or 6 with seconds first) or a phrase such as "
+                                 "'every 15 minutes' or 'todo dia às 18:30'"},
+    )
+    timezone = _text(load_default=None, allow_none=True, metadata={"description": "IANA name"})
+    target_type = _text(load_default=TargetType.HTTP, metadata={"enum": list(TargetType.ALL)})
+    method = _text(load_default="GET")
+    url = _text(load_default=None, allow_none=True)
+    headers = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(error_messages=messages(invalid=_m("Header values must be text."))),
+        load_default=dict,
+        error_messages=messages(invalid=_m("Must be an object of header names to text values.")),
+    )
+    payload = fields.Raw(load_default=None, allow_none=True, metadata={"description": "JSON value; a string is sent as is"})
+    is_active = fields.Boolean(load_default=True, error_messages=messages(invalid=_m("Must be true or false.")))
+    config = fields.Nested(RunConfig, load_default=dict, error_messages=messages(type=_m("Must be an object.")))
+    channel_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                error_messages=messages(invalid=_m("Must be a whole number.")))
+    message_template = _text(load_default=None, allow_none=True,
+                             validate=validate.Length(max=4096, error=_m("At most 4096 characters.")))
+    recipients = fields.List(fields.String(), load_default=list,
+                             error_messages=messages(invalid=_m("Must be a list of phone numbers or group ids.")))
+
+    @pre_load
+    def _tidy(self, data, **kwargs):
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in ("name", "schedule", "timezone", "url", "method", "target_type"):
+            if isinstance(data.get(key), str):
+                data[key] = data[key].strip()
+        for key in ("method", "target_type"):
+            if isinstance(data.get(key), str):
+                data[key] = data[key].upper()
+        if data.get("timezone") == "":
+            data["timezone"] = None
+        return data
+
+    @validates("schedule")
+    def _schedule(self, value, **kwargs):
+        try:
+            schedules.normalize(value)
+        except schedules.ScheduleError as exc:
+            raise ValidationError(str(exc)) from None
+
+    @validates("timezone")
+    def _timezone(self, value, **kwargs):
+        if value is not None:
+            try:
+                schedules.validate_timezone(value)
+            except schedules.ScheduleError as exc:
+                raise ValidationError(str(exc)) from None
+
+    @validates("target_type")
+    def _target_type(self, value, **kwargs):
+        if value not in TargetType.ALL:
+            raise ValidationError(_("Must be HTTP or MESSAGE."))
+
+    @validates("method")
+    def _method(self, value, **kwargs):
+        allowed = current_app.config["ALLOWED_METHODS"]
+        if value not in allowed:
+            raise ValidationError(_("Must be one of: %(methods)s.", methods=", ".join(allowed)))
+
+    @validates("url")
+    def _url(self, value, **kwargs):
+        if value is None:
+            return
+        if len(value) > 2048 or any(c.isspace() for c in value):
+            raise ValidationError(_("Not a valid URL."))
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises on a bad port)
+        except ValueError:
+            raise ValidationError(_("Not a valid URL.")) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError(_("Must be an http:// or https:// URL with a host."))
+
+    @validates("headers")
+    def _headers(self, value, **kwargs):
+        if len(value) > MAX_HEADERS:
+            raise ValidationError(_("At most %(n)s headers.", n=MAX_HEADERS))
+        for name, header_value in value.items():
+            if not HEADER_NAME.match(name):
+                raise ValidationError(_("'%(name)s' is not a valid header name.", name=name[:60]))
+            if "\r" in header_value or "\n" in header_value or "\0" in header_value:
+                raise ValidationError(_("The value of '%(name)s' must not contain line breaks.", name=name))
+
+    @validates_schema(skip_on_field_errors=True)
+    def _target(self, data, partial=False, **kwargs):
+        if partial:
+            return  # checked on the merged whole, see service.update_chrono
+        errors = {}
+        if data["target_type"] == TargetType.HTTP:
+            if not data.get("url"):
+                errors["url"] = [_("An HTTP chrono needs a URL.")]
+        else:
+            if data.get("channel_id") is None:
+                errors["channel_id"] = [_("A message chrono needs a WhatsApp channel.")]
+            elif not _channel_exists(data["channel_id"]):
+                errors["channel_id"] = [_("No channel with this id.")]
+            if not (data.get("message_template") or "").strip():
+                errors["message_template"] = [_("A message chrono needs a message.")]
+            if not data.get("recipients"):
+                errors["recipients"] = [_("A message chrono needs at least one recipient.")]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _normalize(self, data, partial=False, **kwargs):
+        if partial:
+            return data
+        data["cron"] = schedules.normalize(data["schedule"])
+        data["timezone"] = data["timezone"] or current_app.config["DEFAULT_TIMEZONE"]
+        return data
+
+
+def _channel_exists(channel_id):
+    from ..extensions import db
+    from ..models import Channel
+
+    return db.session.get(Channel, channel_id) is not None
+
+
+class ChronoChanges(ChronoInput):
+    """PATCH: any subset of ChronoInput's fields (its own name in the OpenAPI document)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class ChronoSchema(Schema):
+    """A chrono as the API returns it."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    schedule = fields.String()
+    cron = fields.String()
+    schedule_description = fields.Method("_describe", metadata={"description": "in the request's language"})
+    timezone = fields.String()
+    target_type = fields.String()
+    method = fields.String()
+    url = fields.String(allow_none=True)
+    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    payload = fields.Raw(allow_none=True)
+    is_active = fields.Boolean()
+    config = fields.Dict()
+    channel_id = fields.Integer(allow_none=True)
+    message_template = fields.String(allow_none=True)
+    recipients = fields.List(fields.String())
+    last_run_at = fields.AwareDateTime(allow_none=True)
+    last_run_status = fields.String(allow_none=True)
+    next_run_at = fields.AwareDateTime(allow_none=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+    def _describe(self, chrono):
+        return schedules.describe(chrono.cron, normalize_locale(str(get_locale() or "en")))
+
+
+class RunSchema(Schema):
+    id = fields.Integer()
+    chrono_id = fields.Integer()
+    scheduled_for = fields.AwareDateTime()
+    trigger = fields.String()
+    status = fields.String()
+    attempt = fields.Integer()
+    started_at = fields.AwareDateTime(allow_none=True)
+    finished_at = fields.AwareDateTime(allow_none=True)
+    next_attempt_at = fields.AwareDateTime(allow_none=True)
+    lateness_ms = fields.Integer(allow_none=True, metadata={"description": "started_at - scheduled_for"})
+    http_status = fields.Integer(allow_none=True)
+    response_snippet = fields.String(allow_none=True)
+    error_message = fields.String(allow_none=True)
+    result = fields.Raw(allow_none=True)
+    duration_ms = fields.Integer(allow_none=True)
+
+
+class RunPage(Schema):
+    total = fields.Integer()
+    skip = fields.Integer()
+    take = fields.Integer()
+    items = fields.List(fields.Nested(RunSchema))
+
+
+class ChronoPage(Schema):
+    total = fields.Integer()
+    skip = fields.Integer()
+    take = fields.Integer()
+    items = fields.List(fields.Nested(ChronoSchema))
+
+
+class PageArgs(Input):
+    class Meta:
+        unknown = EXCLUDE
+
+    skip = fields.Integer(load_default=0, error_messages=messages(invalid=_m("Must be a whole number.")),
+                          validate=validate.Range(min=0, error=_m("Must be 0 or more.")))
+    take = fields.Integer(load_default=20, error_messages=messages(invalid=_m("Must be a whole number.")),
+                          validate=validate.Range(1, 200, error=_m("Must be between 1 and 200.")))

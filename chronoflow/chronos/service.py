@@ -1,0 +1,128 @@
+"""What can be done to a chrono, as plain functions over model objects.
+
+They flush and never commit: the request (or CLI command) commits once, then
+enqueues. Every write goes through ChronoInput, so the API and the forms accept
+and refuse exactly the same things.
+"""
+from sqlalchemy import delete, select, update
+
+from ..extensions import db
+from ..models import Chrono, ChronoRun, RunStatus, Trigger, utcnow
+from ..schedules import next_fire_time
+from .schemas import ChronoInput
+
+# Fields a person edits; what they typed (schedule), not what we derived (cron).
+EDITABLE = tuple(name for name in ChronoInput().fields)
+
+
+def as_input(chrono):
+    return {name: getattr(chrono, name) for name in EDITABLE}
+
+
+def create_chrono(values, now=None):
+    """`values` come from ChronoInput().load(), as the API and the forms both do."""
+    chrono = Chrono(**values)
+    chrono.next_run_at = _next_run(chrono, now) if chrono.is_active else None
+    db.session.add(chrono)
+    db.session.flush()
+    return chrono
+
+
+def update_chrono(chrono, changes, now=None):
+    """Apply a partial change (raw, or loaded with partial=True); the result is
+    validated whole, as a create would be. Raises marshmallow.ValidationError."""
+    values = ChronoInput().load({**as_input(chrono), **changes})
+    timing = (chrono.cron, chrono.timezone, chrono.is_active)
+    for name, value in values.items():
+        setattr(chrono, name, value)
+    if (chrono.cron, chrono.timezone, chrono.is_active) != timing:
+        _reschedule(chrono, now)
+    db.session.flush()
+    return chrono
+
+
+def pause(chrono, now=None):
+    if chrono.is_active:
+        chrono.is_active = False
+        _reschedule(chrono, now)
+    return chrono
+
+
+def resume(chrono, now=None):
+    """Continue from now: occurrences missed while paused are not replayed."""
+    if not chrono.is_active:
+        chrono.is_active = True
+        _reschedule(chrono, now)
+    return chrono
+
+
+def trigger_now(chrono, now=None):
+    """A manual run, through the same executor path as a scheduled one."""
+    run = ChronoRun(
+        chrono_id=chrono.id,
+        scheduled_for=now or utcnow(),
+        trigger=Trigger.MANUAL,
+        status=RunStatus.PENDING,
+    )
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def delete_chrono(chrono):
+    # Runs go with it (ON DELETE CASCADE): a task still queued finds no row.
+    db.session.delete(chrono)
+    db.session.flush()
+
+
+def list_chronos(skip=0, take=20):
+    total = db.session.scalar(select(db.func.count()).select_from(Chrono))
+    items = db.session.scalars(select(Chrono).order_by(Chrono.id).offset(skip).limit(take)).all()
+    return total, items
+
+
+def list_runs(chrono, skip=0, take=20):
+    where = ChronoRun.chrono_id == chrono.id
+    total = db.session.scalar(select(db.func.count()).select_from(ChronoRun).where(where))
+    items = db.session.scalars(
+        select(ChronoRun)
+        .where(where)
+        .order_by(ChronoRun.scheduled_for.desc(), ChronoRun.id.desc())
+        .offset(skip)
+        .limit(take)
+    ).all()
+    return total, items
+
+
+def _next_run(chrono, now=None):
+    return next_fire_time(chrono.cron, chrono.timezone, now or utcnow())
+
+
+def _reschedule(chrono, now=None):
+    """Recompute next_run_at, and withdraw runs dispatched ahead for the old timing.
+
+    Runs due in the future that have not started never happened: their rows go,
+    and their queued tasks will find nothing. Runs already due but not started
+    when a chrono is paused are recorded as cancelled.
+    """
+    now = now or utcnow()
+    waiting = (
+        ChronoRun.chrono_id == chrono.id,
+        ChronoRun.trigger == Trigger.SCHEDULE,
+        ChronoRun.status == RunStatus.PENDING,
+    )
+    db.session.execute(
+        delete(ChronoRun).where(*waiting, ChronoRun.scheduled_for > now).execution_options(synchronize_session=False)
+    )
+    if not chrono.is_active:
+        db.session.execute(
+            update(ChronoRun)
+            .where(*waiting)
+            .values(
+                status=RunStatus.CANCELLED,
+                finished_at=now,
+                error_message="The chrono was paused before this run started.",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    chrono.next_run_at = _next_run(chrono, now) if chrono.is_active else None

@@ -1,0 +1,111 @@
+"""Settings from the environment, each through a strict little parser.
+
+A wrong value stops start-up with the setting's name instead of surfacing
+later as a confusing runtime error. Every setting is listed in .env.example.
+"""
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _int(name, value, *, low, high):
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {number}")
+    return number
+
+
+def _methods(name, value):
+    methods = tuple(m.strip().upper() for m in value.split(",") if m.strip())
+    unknown = [m for m in methods if m not in HTTP_METHODS]
+    if not methods or unknown:
+        raise ConfigError(f"{name} must be a comma-separated subset of {', '.join(HTTP_METHODS)}")
+    return methods
+
+
+def _timezone(name, value):
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}: unknown IANA timezone {value!r}") from None
+    return value
+
+
+def _bool(name, value):
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def database_url(value):
+    """SQLAlchemy needs the driver named; people paste plain postgres:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if value.startswith(prefix):
+            return "postgresql+psycopg://" + value[len(prefix):]
+    return value
+
+
+def _secret_key(instance_path):
+    """A random key kept in instance/ so the embedded default needs no setup."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(os.urandom(32).hex())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# name -> (default, parser). A default of None means "unset".
+SETTINGS = {
+    "DATABASE_URL": (None, lambda n, v: database_url(v)),
+    "REDIS_URL": (None, lambda n, v: v),
+    "HUEY_SQLITE_PATH": (None, lambda n, v: v),
+    "SCHEDULER_INTERVAL": ("60", lambda n, v: _int(n, v, low=1, high=3600)),
+    "SCHEDULER_BATCH_SIZE": ("1000", lambda n, v: _int(n, v, low=1, high=100_000)),
+    "HTTP_REQUEST_TIMEOUT_MS": ("10000", lambda n, v: _int(n, v, low=100, high=600_000)),
+    "RESPONSE_MAX_BYTES": ("65536", lambda n, v: _int(n, v, low=1024, high=10_485_760)),
+    "ALLOWED_METHODS": (",".join(HTTP_METHODS), _methods),
+    "DEFAULT_TIMEZONE": ("America/Sao_Paulo", _timezone),
+    "DEFAULT_MAX_ATTEMPTS": ("3", lambda n, v: _int(n, v, low=1, high=20)),
+    "RETRY_BACKOFF_SECONDS": ("10", lambda n, v: _int(n, v, low=1, high=3600)),
+    "RETRY_MAX_BACKOFF_SECONDS": ("600", lambda n, v: _int(n, v, low=1, high=86_400)),
+    "RECOVERY_AFTER_SECONDS": ("120", lambda n, v: _int(n, v, low=10, high=86_400)),
+    "WORKER_THREADS": ("32", lambda n, v: _int(n, v, low=1, high=1024)),
+    "SQLALCHEMY_ECHO": ("false", _bool),
+}
+
+
+def load(instance_path, environ=None, overrides=None):
+    """The app's configuration: environment first, then explicit overrides (tests)."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    config = {}
+    for name, (default, parse) in SETTINGS.items():
+        raw = environ.get(name) or default
+        if name in overrides:
+            config[name] = overrides.pop(name)
+        elif raw is not None:
+            config[name] = parse(name, raw)
+        else:
+            config[name] = None
+    config.update(overrides)
+
+    config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{Path(instance_path) / 'chronoflow.db'}"
+    config.setdefault("SQLALCHEMY_DATABASE_URI", config["DATABASE_URL"])
+    config["HUEY_SQLITE_PATH"] = config["HUEY_SQLITE_PATH"] or str(Path(instance_path) / "huey.db")
+    config.setdefault("SECRET_KEY", environ.get("SECRET_KEY") or _secret_key(instance_path))
+    return config

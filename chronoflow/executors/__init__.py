@@ -1,0 +1,39 @@
+"""Picks the executor for a chrono's target type and snapshots what it needs."""
+from functools import partial
+
+from ..models import TargetType
+from . import http
+from .outcome import Outcome
+
+# The same on every attempt of one occurrence, so receivers can deduplicate.
+RUN_ID_HEADER = "X-ChronoFlow-Run-Id"
+SCHEDULED_FOR_HEADER = "X-ChronoFlow-Scheduled-For"
+
+
+def prepare(chrono, run, config):
+    """A zero-argument callable that performs one attempt and returns an Outcome.
+
+    It holds plain values only, so it runs after the transaction is closed.
+    """
+    if chrono.target_type == TargetType.HTTP:
+        if chrono.method not in config["ALLOWED_METHODS"]:
+            outcome = Outcome.failure(
+                "method_not_allowed", f"Method {chrono.method} is not in ALLOWED_METHODS", retryable=False
+            )
+            return lambda: outcome
+        headers = dict(chrono.headers or {})
+        headers[RUN_ID_HEADER] = str(run.id)
+        headers[SCHEDULED_FOR_HEADER] = run.scheduled_for.isoformat().replace("+00:00", "Z")
+        request = http.HttpRequest(
+            method=chrono.method,
+            url=chrono.url,
+            headers=headers,
+            payload=chrono.payload,
+            timeout_s=(chrono.config or {}).get("timeout_ms", config["HTTP_REQUEST_TIMEOUT_MS"]) / 1000,
+            max_bytes=config["RESPONSE_MAX_BYTES"],
+        )
+        return partial(http.send, request)
+    outcome = Outcome.failure(
+        "unsupported", f"Target type {chrono.target_type} cannot be delivered by this version", retryable=False
+    )
+    return lambda: outcome

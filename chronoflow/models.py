@@ -1,0 +1,174 @@
+"""The database is the record: chronos, their runs, and WhatsApp channels."""
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, BigInteger, Integer, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import DateTime, TypeDecorator
+
+from .extensions import db
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, on PostgreSQL and on SQLite (which keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class TargetType:
+    HTTP = "HTTP"
+    MESSAGE = "MESSAGE"
+    ALL = (HTTP, MESSAGE)
+
+
+class RunStatus:
+    PENDING = "pending"  # row written, task dispatched, not started
+    RUNNING = "running"
+    RETRYING = "retrying"  # an attempt failed; another is scheduled
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # chrono paused or deleted before the run started
+    SKIPPED = "skipped"  # not run, by policy
+
+    OPEN = (PENDING, RUNNING, RETRYING)
+    FINAL = (SUCCESS, FAILED, CANCELLED, SKIPPED)
+    ALL = OPEN + FINAL
+
+
+class Trigger:
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+class Chrono(db.Model):
+    __tablename__ = "chronos"
+
+    id = db.Column(Integer, primary_key=True)
+    name = db.Column(db.String(200), nullable=False)
+    description = db.Column(db.Text, nullable=False, default="")
+    schedule = db.Column(db.String(200), nullable=False)  # as the person typed it
+    cron = db.Column(db.String(120), nullable=False)  # normalized
+    timezone = db.Column(db.String(64), nullable=False)
+    target_type = db.Column(db.String(16), nullable=False, default=TargetType.HTTP)
+    method = db.Column(db.String(10), nullable=False, default="GET")
+    url = db.Column(db.Text)
+    headers = db.Column(JSONType, nullable=False, default=dict)
+    payload = db.Column(JSONType)  # a JSON value, or a string sent as the body as is
+    is_active = db.Column(db.Boolean, nullable=False, default=True)
+    config = db.Column(JSONType, nullable=False, default=dict)  # timeout_ms, max_attempts...
+    channel_id = db.Column(db.Integer, db.ForeignKey("channels.id", ondelete="RESTRICT"))
+    message_template = db.Column(db.Text)
+    recipients = db.Column(JSONType, nullable=False, default=list)
+    last_run_at = db.Column(UTCDateTime)
+    last_run_status = db.Column(db.String(16))
+    next_run_at = db.Column(UTCDateTime)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    channel = db.relationship("Channel")
+
+    __table_args__ = (
+        # The scheduler's only query: active chronos due before a horizon.
+        db.Index(
+            "ix_chronos_due",
+            "next_run_at",
+            postgresql_where=text("is_active"),
+            sqlite_where=text("is_active = 1"),
+        ),
+    )
+
+    def __repr__(self):
+        return f"<Chrono {self.id} {self.name!r} {self.cron!r}>"
+
+
+class ChronoRun(db.Model):
+    __tablename__ = "chrono_runs"
+
+    id = db.Column(BigId, primary_key=True)
+    chrono_id = db.Column(
+        db.Integer, db.ForeignKey("chronos.id", ondelete="CASCADE"), nullable=False
+    )
+    scheduled_for = db.Column(UTCDateTime, nullable=False)
+    trigger = db.Column(db.String(16), nullable=False, default=Trigger.SCHEDULE)
+    status = db.Column(db.String(16), nullable=False, default=RunStatus.PENDING)
+    attempt = db.Column(db.Integer, nullable=False, default=0)
+    started_at = db.Column(UTCDateTime)
+    finished_at = db.Column(UTCDateTime)
+    next_attempt_at = db.Column(UTCDateTime)
+    http_status = db.Column(db.Integer)
+    response_snippet = db.Column(db.Text)
+    error_message = db.Column(db.Text)
+    result = db.Column(JSONType)
+    duration_ms = db.Column(db.Integer)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+    chrono = db.relationship("Chrono")
+
+    __table_args__ = (
+        # One row per scheduled occurrence: a double dispatch fails here.
+        db.Index(
+            "uq_chrono_runs_occurrence",
+            "chrono_id",
+            "scheduled_for",
+            unique=True,
+            postgresql_where=text("trigger = 'schedule'"),
+            sqlite_where=text("trigger = 'schedule'"),
+        ),
+        # History pages: a chrono's runs, newest first.
+        db.Index("ix_chrono_runs_history", "chrono_id", "scheduled_for"),
+        # Recovery sweep: the few runs that are not final yet.
+        db.Index(
+            "ix_chrono_runs_open",
+            "scheduled_for",
+            postgresql_where=text("status IN ('pending', 'running', 'retrying')"),
+            sqlite_where=text("status IN ('pending', 'running', 'retrying')"),
+        ),
+    )
+
+    @property
+    def lateness_ms(self):
+        if self.started_at is None:
+            return None
+        return int((self.started_at - self.scheduled_for).total_seconds() * 1000)
+
+    def __repr__(self):
+        return f"<ChronoRun {self.id} chrono={self.chrono_id} {self.status}>"
+
+
+class Channel(db.Model):
+    __tablename__ = "channels"
+
+    id = db.Column(Integer, primary_key=True)
+    name = db.Column(db.String(100), nullable=False, unique=True)
+    type = db.Column(db.String(16), nullable=False, default="WHATSAPP")
+    session = db.Column(db.String(100), nullable=False, default="default")  # WAHA session
+    config = db.Column(JSONType, nullable=False, default=dict)
+    is_active = db.Column(db.Boolean, nullable=False, default=True)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self):
+        return f"<Channel {self.id} {self.name!r}>"

@@ -1,0 +1,58 @@
+"""The Huey instance: Redis when REDIS_URL is set, else an SQLite file (the embedded default).
+
+Huey has no init_app, and tasks bind to the instance when their module is
+imported, so the instance exists at import time and create_app() gives it its
+storage. Nothing is kept only here: run rows in the database are the record and
+the recovery sweep re-dispatches whatever the transport loses.
+"""
+import calendar
+from datetime import timezone
+
+from huey import Huey
+from huey.consumer import Consumer, Scheduler
+from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+
+
+# Huey keeps ETAs as naive UTC but turns them into scores with the host's local
+# time (mktime / naive .timestamp()), which collapses or jumps an hour at the
+# host's DST changes. These read them as the UTC they are, whatever TZ is set.
+class UTCRedisStorage(RedisStorage):
+    def convert_ts(self, ts):
+        return calendar.timegm(ts.timetuple()) + ts.microsecond * 1e-6
+
+
+class UTCSqliteStorage(SqliteStorage):
+    def add_to_schedule(self, data, ts):
+        super().add_to_schedule(data, ts.replace(tzinfo=timezone.utc))
+
+    def read_schedule(self, ts):
+        return super().read_schedule(ts.replace(tzinfo=timezone.utc))
+
+
+class ChronoHuey(Huey):
+    flask_app = None
+    tick_seconds = 60
+
+    def __init__(self, name):
+        # Results are never read: the outcome of a run lives in its row.
+        super().__init__(name, results=False, utc=True, storage_class=MemoryStorage)
+
+    def init_app(self, app):
+        self.flask_app = app
+        self.tick_seconds = app.config["SCHEDULER_INTERVAL"]
+        if app.config.get("HUEY_STORAGE") is not None:  # tests inject one
+            self.storage = app.config["HUEY_STORAGE"]
+        elif app.config["REDIS_URL"]:
+            self.storage = UTCRedisStorage(self.name, url=app.config["REDIS_URL"])
+        else:
+            self.storage = UTCSqliteStorage(self.name, filename=app.config["HUEY_SQLITE_PATH"])
+
+    def create_consumer(self, **options):
+        # Huey checks periodic tasks every 60 s, a class constant; the dispatcher
+        # tick follows SCHEDULER_INTERVAL instead.
+        scheduler = type("TickScheduler", (Scheduler,), {"periodic_task_seconds": self.tick_seconds})
+        consumer = type("ChronoConsumer", (Consumer,), {"scheduler_class": scheduler})
+        return consumer(self, **options)
+
+
+huey = ChronoHuey("chronoflow")

@@ -1,0 +1,58 @@
+"""The recovery sweep: finds runs whose task the transport lost and moves them on.
+
+Huey delivers at most once: a SIGKILLed worker, an emptied Redis or a crash
+between commit and enqueue leaves a run row that no task will ever touch. The
+row is the record, so a periodic sweep finds such rows and re-dispatches them;
+the executor's claim makes a duplicate task harmless.
+"""
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import ChronoRun, RunStatus, utcnow
+from .runner import may_retry
+
+
+def recover_lost_runs(now=None, limit=1000):
+    """Run ids to enqueue again. Flushes, does not commit."""
+    now = now or utcnow()
+    config = current_app.config
+    grace = timedelta(seconds=config["RECOVERY_AFTER_SECONDS"])
+    stale = db.session.scalars(
+        select(ChronoRun)
+        .where(
+            ChronoRun.status.in_(RunStatus.OPEN),
+            ChronoRun.scheduled_for < now - grace,
+            or_(ChronoRun.status != RunStatus.RETRYING, ChronoRun.next_attempt_at < now - grace),
+        )
+        .order_by(ChronoRun.scheduled_for)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+    again = []
+    for run in stale:
+        if run.status != RunStatus.RUNNING:
+            again.append(run.id)  # its task vanished before it started
+            continue
+        timeout = timedelta(
+            milliseconds=(run.chrono.config or {}).get("timeout_ms", config["HTTP_REQUEST_TIMEOUT_MS"])
+        )
+        if run.started_at > now - timeout - grace:
+            continue  # may still be running
+        # The worker died mid-call. That attempt counts; retry if any are left.
+        max_attempts = (run.chrono.config or {}).get("max_attempts", config["DEFAULT_MAX_ATTEMPTS"])
+        run.error_message = "The worker stopped during this attempt."
+        run.result = {**(run.result or {}), "error_code": "worker_lost"}
+        if run.attempt < max_attempts and may_retry(run):
+            run.status = RunStatus.RETRYING
+            run.next_attempt_at = now
+            again.append(run.id)
+        else:
+            run.status = RunStatus.FAILED
+            run.finished_at = now
+            run.chrono.last_run_status = RunStatus.FAILED
+    db.session.flush()
+    return again

@@ -1,0 +1,130 @@
+"""Executes one run: check, claim, call the target, record, decide on a retry.
+
+Called by the Huey task with a run id. The run row decides what happens, not
+the task: a task for a run that is gone, finished, taken by another worker, or
+whose chrono was paused does nothing (or records the cancellation).
+"""
+import random
+import time
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, update
+
+from .. import executors
+from ..extensions import db
+from ..models import ChronoRun, RunStatus, Trigger, utcnow
+
+# Tasks are dispatched this much before their time and wait for the exact
+# moment here: Huey's schedule pops ETAs up to a second late.
+EARLY = timedelta(seconds=1)
+
+
+def execute_run(run_id, sleep=time.sleep):
+    """Returns the delay in seconds before the next attempt, or None when done."""
+    run = db.session.get(ChronoRun, run_id)
+    if run is None or run.status not in (RunStatus.PENDING, RunStatus.RETRYING):
+        db.session.rollback()
+        return None
+    chrono = run.chrono
+    if run.trigger == Trigger.SCHEDULE and not chrono.is_active:
+        _finish_without_running(run, "The chrono was paused before this run started.")
+        return None
+
+    wait = (run.scheduled_for - utcnow()).total_seconds()
+    if run.attempt == 0 and wait > EARLY.total_seconds():
+        db.session.rollback()
+        return wait  # delivered too early (a re-dispatch): come back on time
+    if run.attempt == 0 and wait > 0:
+        db.session.rollback()
+        sleep(wait)
+
+    started = utcnow()
+    claimed = db.session.execute(
+        update(ChronoRun)
+        .where(ChronoRun.id == run_id, ChronoRun.status.in_((RunStatus.PENDING, RunStatus.RETRYING)))
+        .values(
+            status=RunStatus.RUNNING,
+            attempt=ChronoRun.attempt + 1,
+            started_at=func.coalesce(ChronoRun.started_at, started),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        return None
+    attempt_number = run.attempt + 1
+    config = current_app.config
+    attempt = executors.prepare(chrono, run, config)
+    max_attempts = (chrono.config or {}).get("max_attempts", config["DEFAULT_MAX_ATTEMPTS"])
+    db.session.commit()  # the call below runs with no transaction open
+
+    outcome = attempt()
+    return record_outcome(run_id, attempt_number, started, outcome, max_attempts)
+
+
+def record_outcome(run_id, attempt_number, started, outcome, max_attempts):
+    run = db.session.get(ChronoRun, run_id)
+    if run is None:  # the chrono was deleted while its target was being called
+        db.session.rollback()
+        return None
+    now = utcnow()
+    retry_delay = None
+    if outcome.ok:
+        run.status = RunStatus.SUCCESS
+    elif outcome.retryable and attempt_number < max_attempts and may_retry(run):
+        retry_delay = backoff_seconds(run.chrono, attempt_number, outcome.retry_after_s)
+        run.status = RunStatus.RETRYING
+        run.next_attempt_at = now + timedelta(seconds=retry_delay)
+    else:
+        run.status = RunStatus.FAILED
+
+    run.http_status = outcome.http_status
+    run.response_snippet = outcome.snippet
+    run.error_message = outcome.error
+    run.duration_ms = outcome.duration_ms
+    run.finished_at = None if retry_delay is not None else now
+    result = dict(run.result or {})
+    result.update(outcome.result)
+    result["attempts"] = [
+        *result.get("attempts", []),
+        {
+            "attempt": attempt_number,
+            "started_at": started.isoformat(),
+            "duration_ms": outcome.duration_ms,
+            "http_status": outcome.http_status,
+            "error_code": outcome.error_code,
+            "error": outcome.error,
+        },
+    ]
+    run.result = result
+    run.chrono.last_run_at = run.started_at
+    run.chrono.last_run_status = run.status
+    db.session.commit()
+    return retry_delay
+
+
+def may_retry(run):
+    """A paused chrono's scheduled runs stop retrying; a manual run finishes what it began."""
+    return run.trigger == Trigger.MANUAL or run.chrono.is_active
+
+
+def backoff_seconds(chrono, attempt_number, retry_after_s=None):
+    """Exponential backoff with jitter, capped; a target's Retry-After wins if longer."""
+    config = current_app.config
+    settings = chrono.config or {}
+    base = settings.get("retry_backoff_s", config["RETRY_BACKOFF_SECONDS"])
+    cap = settings.get("max_backoff_s", config["RETRY_MAX_BACKOFF_SECONDS"])
+    delay = min(cap, base * 2 ** (attempt_number - 1))
+    delay = random.uniform(delay / 2, delay)  # jitter: retries of many chronos spread out
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, cap))
+    return delay
+
+
+def _finish_without_running(run, reason):
+    run.status = RunStatus.CANCELLED
+    run.error_message = reason
+    run.finished_at = utcnow()
+    run.result = {**(run.result or {}), "error_code": "cancelled"}
+    db.session.commit()

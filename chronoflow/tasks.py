@@ -1,0 +1,85 @@
+"""Huey tasks: thin wrappers that push an app context and call plain functions.
+
+Tasks receive ids, never ORM objects, and are enqueued only after the commit
+that wrote the rows they will look for.
+"""
+import functools
+import logging
+from datetime import timezone
+
+from .extensions import db
+from .models import utcnow
+from .queue import huey
+from .scheduling import dispatch, recovery, runner
+
+log = logging.getLogger(__name__)
+
+
+def in_app_context(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with huey.flask_app.app_context():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _every_tick(_now):
+    # The consumer calls this every SCHEDULER_INTERVAL seconds (see queue.py).
+    return True
+
+
+@huey.periodic_task(_every_tick, name="dispatch_tick")
+@in_app_context
+def dispatch_tick():
+    dispatch_due()
+    lost = recovery.recover_lost_runs()
+    db.session.commit()
+    enqueue_runs_now(lost)
+
+
+@huey.task(name="execute_run")
+@in_app_context
+def execute_run(run_id):
+    delay = runner.execute_run(run_id)
+    if delay is not None:
+        execute_run.schedule(args=(run_id,), delay=delay)
+
+
+def dispatch_due(chrono_id=None, now=None):
+    """Claim and enqueue everything due before the next tick, batch by batch."""
+    now = now or utcnow()
+    config = huey.flask_app.config
+    until = dispatch.horizon(now, config["SCHEDULER_INTERVAL"])
+    limit = config["SCHEDULER_BATCH_SIZE"]
+    total = 0
+    while True:
+        runs, claimed = dispatch.dispatch_batch(now, until, limit, chrono_id=chrono_id)
+        db.session.commit()
+        enqueue_runs(runs)
+        total += len(runs)
+        if claimed < limit:
+            break
+    if total:
+        log.info("dispatched %d runs due before %s", total, until.isoformat())
+    return total
+
+
+def enqueue_runs(runs):
+    """Each run's task, timed to start a moment early; the runner waits for the second."""
+    now = utcnow()
+    for run in runs:
+        eta = run.scheduled_for - runner.EARLY
+        task = execute_run.s(run.run_id)
+        if eta <= now:
+            huey.enqueue(task)
+        else:
+            # Straight onto the schedule: .schedule() would first pass the task
+            # through the queue and a worker just to put it there.
+            task.eta = eta.astimezone(timezone.utc).replace(tzinfo=None)
+            huey.add_schedule(task)
+
+
+def enqueue_runs_now(run_ids):
+    for run_id in run_ids:
+        huey.enqueue(execute_run.s(run_id))

@@ -1,0 +1,172 @@
+"""Fixtures: a real database per test (SQLite file, or PostgreSQL), a real queue
+(an SQLite file, or Redis), a real HTTP target on 127.0.0.1.
+
+PostgreSQL and Redis must be up (see README): a missing service fails the run,
+it never skips tests.
+"""
+import os
+import shutil
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import flask_babel
+import psycopg
+import pytest
+import redis
+
+from flask import request_started
+
+from chronoflow import create_app
+from chronoflow.extensions import db
+from chronoflow.queue import UTCRedisStorage, UTCSqliteStorage, huey
+
+from .support.target import TargetServer
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def pytest_sessionstart(session):
+    problems = []
+    try:
+        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        problems.append(f"PostgreSQL at {PG_ADMIN_URL}: {exc}")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        problems.append(f"Redis at {REDIS_URL}: {exc}")
+    if problems:
+        raise pytest.UsageError(
+            "The test suite needs real services (the README's test command starts them):\n  "
+            + "\n  ".join(problems)
+        )
+
+
+def _pg_url(name):
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _migrate(overrides):
+    from flask_migrate import upgrade
+
+    app = create_app(overrides)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    name = f"chronoflow_test_{RUN_ID}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _pg_url(name)
+    _migrate({"DATABASE_URL": url, "SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://"), "SECRET_KEY": "t"})
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "chronoflow.db"
+    _migrate({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "t"})
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request):
+    return request.param
+
+
+def app_overrides(backend, tmp_path, request):
+    """Settings for one app on `backend`: its database and its queue."""
+    if backend == "sqlite":
+        path = tmp_path / "chronoflow.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        database = f"sqlite:///{path}"
+        storage = UTCSqliteStorage(huey.name, filename=str(tmp_path / "huey.db"))
+    else:
+        database = request.getfixturevalue("postgres_url").replace("postgresql://", "postgresql+psycopg://")
+        storage = UTCRedisStorage(f"test-{RUN_ID}-{uuid.uuid4().hex[:6]}", url=REDIS_URL)
+    return {
+        "SQLALCHEMY_DATABASE_URI": database,
+        "DATABASE_URL": database,
+        "HUEY_STORAGE": storage,
+        "SECRET_KEY": "test",
+        "WTF_CSRF_ENABLED": True,
+        "DEFAULT_TIMEZONE": "America/Sao_Paulo",
+        "RETRY_BACKOFF_SECONDS": 1,
+    }
+
+
+@pytest.fixture
+def app(backend, tmp_path, request):
+    app = create_app(app_overrides(backend, tmp_path, request))
+    # Tests hold one app context, so requests share its `g`, where Flask-Babel
+    # caches the locale: forget it at each request, as a fresh context would.
+    request_started.connect(lambda sender, **extra: flask_babel.refresh(), app, weak=False)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        if backend == "postgres":
+            db.session.execute(db.text("TRUNCATE chrono_runs, chronos, channels RESTART IDENTITY CASCADE"))
+            db.session.commit()
+        db.engine.dispose()
+    huey.storage.flush_all()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def target():
+    server = TargetServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_chrono(app):
+    """make_chrono(**fields) -> a committed Chrono, through the same path as the API."""
+    from chronoflow.chronos import service
+    from chronoflow.chronos.schemas import ChronoInput
+
+    def make(**fields):
+        data = {"name": "test chrono", "schedule": "* * * * *", "url": "http://127.0.0.1:9/", **fields}
+        chrono = service.create_chrono(ChronoInput().load(data))
+        db.session.commit()
+        return chrono
+
+    return make
+
+
+def utc(*args):
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def drain(until=None, limit=1000):
+    """Run queued tasks in this thread, and scheduled ones due by `until` (aware).
+
+    Returns how many ran. Stands in for a consumer in tests that check one step
+    at a time; the end-to-end tests run a real one.
+    """
+    until = (until or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    # Tasks use sessions of their own, as a consumer would: end the test's
+    # transaction so they see its writes (and SQLite's lock is free).
+    db.session.commit()
+    ran = 0
+    while ran < limit:
+        for task in huey.read_schedule(until):
+            huey.enqueue(task)
+        task = huey.dequeue()
+        if task is None:
+            db.session.expire_all()
+            return ran
+        huey.execute(task, until)
+        ran += 1
+    raise AssertionError(f"more than {limit} tasks: a task keeps re-enqueueing itself")

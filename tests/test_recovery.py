@@ -1,0 +1,65 @@
+"""The recovery sweep finds runs whose task the transport lost."""
+from datetime import timedelta
+
+from chronoflow.extensions import db
+from chronoflow.models import ChronoRun, RunStatus, Trigger, utcnow
+from chronoflow.scheduling.recovery import recover_lost_runs
+from chronoflow.tasks import enqueue_runs_now
+
+from .conftest import drain
+
+
+def run_row(chrono, status, age, **fields):
+    run = ChronoRun(chrono_id=chrono.id, scheduled_for=utcnow() - age, trigger=Trigger.SCHEDULE,
+                    status=status, **fields)
+    db.session.add(run)
+    db.session.commit()
+    return run.id
+
+
+def test_a_pending_run_whose_task_vanished_is_dispatched_again_and_runs(make_chrono, target):
+    lost = run_row(make_chrono(url=target.url("/hook")), RunStatus.PENDING, timedelta(minutes=10))
+
+    again = recover_lost_runs()
+    db.session.commit()
+    enqueue_runs_now(again)
+    drain()
+
+    assert again == [lost]
+    assert db.session.get(ChronoRun, lost).status == "success"
+    assert len(target.received("/hook")) == 1
+
+
+def test_recent_and_finished_runs_are_left_alone(make_chrono):
+    chrono = make_chrono()
+    run_row(chrono, RunStatus.PENDING, timedelta(seconds=5))
+    run_row(chrono, RunStatus.SUCCESS, timedelta(minutes=10))
+    run_row(chrono, RunStatus.RETRYING, timedelta(minutes=10), next_attempt_at=utcnow() + timedelta(minutes=1))
+    assert recover_lost_runs() == []
+
+
+def test_a_run_whose_worker_died_mid_call_is_retried(make_chrono):
+    chrono = make_chrono(config={"timeout_ms": 1000, "max_attempts": 3})
+    stuck = run_row(chrono, RunStatus.RUNNING, timedelta(minutes=10), attempt=1,
+                    started_at=utcnow() - timedelta(minutes=10))
+
+    assert recover_lost_runs() == [stuck]
+    run = db.session.get(ChronoRun, stuck)
+    assert run.status == "retrying" and run.result["error_code"] == "worker_lost"
+
+
+def test_a_run_whose_worker_died_on_its_last_attempt_fails(make_chrono):
+    chrono = make_chrono(config={"timeout_ms": 1000, "max_attempts": 1})
+    stuck = run_row(chrono, RunStatus.RUNNING, timedelta(minutes=10), attempt=1,
+                    started_at=utcnow() - timedelta(minutes=10))
+
+    assert recover_lost_runs() == []
+    run = db.session.get(ChronoRun, stuck)
+    assert run.status == "failed" and run.finished_at is not None
+    assert run.chrono.last_run_status == "failed"
+
+
+def test_a_running_run_within_its_timeout_is_left_alone(make_chrono):
+    chrono = make_chrono(config={"timeout_ms": 600_000})
+    run_row(chrono, RunStatus.RUNNING, timedelta(minutes=5), attempt=1, started_at=utcnow() - timedelta(minutes=5))
+    assert recover_lost_runs() == []

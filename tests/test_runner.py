@@ -1,0 +1,181 @@
+"""Executing a run against a real HTTP target, on SQLite and on PostgreSQL."""
+import threading
+import time
+from datetime import timedelta
+
+from chronoflow.chronos import service
+from chronoflow.executors import RUN_ID_HEADER, SCHEDULED_FOR_HEADER
+from chronoflow.extensions import db
+from chronoflow.models import Chrono, ChronoRun, RunStatus, Trigger, utcnow
+from chronoflow.scheduling.runner import execute_run
+
+from .support.target import Reply
+
+
+def scheduled_run(chrono, at=None):
+    run = ChronoRun(chrono_id=chrono.id, scheduled_for=at or utcnow() - timedelta(seconds=1),
+                    trigger=Trigger.SCHEDULE, status=RunStatus.PENDING)
+    db.session.add(run)
+    db.session.flush()
+    run_id = run.id
+    db.session.commit()
+    return run_id
+
+
+def reload(run_id):
+    db.session.expire_all()
+    return db.session.get(ChronoRun, run_id)
+
+
+def test_a_successful_run_is_recorded_on_the_run_and_the_chrono(make_chrono, target):
+    target.respond("/hook", body=b'{"ok": true}')
+    chrono = make_chrono(url=target.url("/hook"), method="POST", headers={"X-Key": "k"}, payload={"n": 1})
+    run_id = scheduled_run(chrono)
+
+    assert execute_run(run_id) is None
+
+    run = reload(run_id)
+    assert (run.status, run.attempt, run.http_status, run.response_snippet) == ("success", 1, 200, '{"ok": true}')
+    assert run.error_message is None and run.duration_ms is not None and run.finished_at >= run.started_at
+    assert run.started_at >= run.scheduled_for
+    assert run.chrono.last_run_status == "success" and run.chrono.last_run_at == run.started_at
+    got = target.received("/hook")[0]
+    assert got.method == "POST" and got.body == b'{"n": 1}' and got.headers["X-Key"] == "k"
+    assert got.headers[RUN_ID_HEADER] == str(run_id)
+    assert got.headers[SCHEDULED_FOR_HEADER] == run.scheduled_for.isoformat().replace("+00:00", "Z")
+
+
+def test_a_failure_is_retried_with_the_same_idempotency_headers(make_chrono, target):
+    target.respond("/hook", [Reply(500, b"oops"), Reply(200, b"fine")])
+    run_id = scheduled_run(make_chrono(url=target.url("/hook")))
+
+    delay = execute_run(run_id)
+
+    run = reload(run_id)
+    assert delay > 0
+    assert (run.status, run.attempt, run.http_status, run.error_message) == ("retrying", 1, 500, "HTTP 500 Internal Server Error")
+    assert run.next_attempt_at > run.started_at and run.finished_at is None
+
+    assert execute_run(run_id) is None
+    run = reload(run_id)
+    assert (run.status, run.attempt, run.http_status, run.error_message) == ("success", 2, 200, None)
+    assert [a["http_status"] for a in run.result["attempts"]] == [500, 200]
+    first, second = target.received("/hook")
+    assert first.headers[RUN_ID_HEADER] == second.headers[RUN_ID_HEADER]
+    assert first.headers[SCHEDULED_FOR_HEADER] == second.headers[SCHEDULED_FOR_HEADER]
+
+
+def test_a_client_error_is_not_retried(make_chrono, target):
+    target.respond("/hook", status=404, body=b"no such hook")
+    run_id = scheduled_run(make_chrono(url=target.url("/hook")))
+
+    assert execute_run(run_id) is None
+    run = reload(run_id)
+    assert (run.status, run.attempt, run.http_status, run.response_snippet) == ("failed", 1, 404, "no such hook")
+    assert run.chrono.last_run_status == "failed"
+
+
+def test_it_fails_when_attempts_run_out(make_chrono, target):
+    target.respond("/hook", status=503)
+    run_id = scheduled_run(make_chrono(url=target.url("/hook"), config={"max_attempts": 2}))
+
+    assert execute_run(run_id) is not None
+    assert execute_run(run_id) is None
+    run = reload(run_id)
+    assert (run.status, run.attempt) == ("failed", 2)
+    assert len(target.received("/hook")) == 2
+
+
+def test_a_timeout_is_recorded_as_an_error(make_chrono, target):
+    target.respond("/hook", delay=1.5)
+    run_id = scheduled_run(make_chrono(url=target.url("/hook"), config={"timeout_ms": 300, "max_attempts": 1}))
+    execute_run(run_id)
+    run = reload(run_id)
+    assert run.status == "failed" and run.http_status is None
+    assert "0.3 s" in run.error_message and run.result["attempts"][0]["error_code"] == "timeout"
+
+
+def test_a_paused_chrono_never_fires_even_with_a_task_queued(make_chrono, target):
+    chrono = make_chrono(url=target.url("/hook"))
+    run_id = scheduled_run(chrono)
+    db.session.get(Chrono, chrono.id).is_active = False  # paused behind the dispatcher's back
+    db.session.commit()
+
+    assert execute_run(run_id) is None
+    assert reload(run_id).status == "cancelled"
+    assert target.received() == []
+
+
+def test_pausing_cancels_due_runs_and_withdraws_future_ones(make_chrono, target):
+    chrono = make_chrono(url=target.url("/hook"))
+    due = scheduled_run(chrono)
+    future = scheduled_run(chrono, at=utcnow() + timedelta(seconds=30))
+
+    service.pause(db.session.get(Chrono, chrono.id))
+    db.session.commit()
+
+    assert reload(due).status == "cancelled"
+    assert reload(future) is None
+    assert execute_run(due) is None and execute_run(future) is None
+    assert target.received() == []
+
+
+def test_a_deleted_chrono_never_fires(make_chrono, target):
+    chrono = make_chrono(url=target.url("/hook"))
+    run_id = scheduled_run(chrono)
+    service.delete_chrono(db.session.get(Chrono, chrono.id))
+    db.session.commit()
+
+    assert execute_run(run_id) is None
+    assert target.received() == []
+
+
+def test_a_manual_run_of_a_paused_chrono_does_run(make_chrono, target):
+    chrono = make_chrono(url=target.url("/hook"), is_active=False)
+    run = service.trigger_now(chrono)
+    db.session.commit()
+    execute_run(run.id)
+    assert reload(run.id).status == "success"
+    assert len(target.received()) == 1
+
+
+def test_a_finished_run_delivered_again_is_not_resent(make_chrono, target):
+    run_id = scheduled_run(make_chrono(url=target.url("/hook")))
+    execute_run(run_id)
+    execute_run(run_id)
+    assert len(target.received()) == 1
+
+
+def test_two_workers_with_the_same_run_call_the_target_once(app, make_chrono, target):
+    target.respond("/hook", delay=0.3)
+    run_id = scheduled_run(make_chrono(url=target.url("/hook")))
+
+    def work():
+        with app.app_context():
+            execute_run(run_id)
+            db.session.remove()
+
+    workers = [threading.Thread(target=work) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(10)
+    assert len(target.received()) == 1
+    assert reload(run_id).attempt == 1
+
+
+def test_a_task_that_arrives_early_waits_for_the_exact_moment(make_chrono, target):
+    run_id = scheduled_run(make_chrono(url=target.url("/hook")), at=utcnow() + timedelta(milliseconds=400))
+    execute_run(run_id)
+    run = reload(run_id)
+    assert 0 <= run.lateness_ms < 200
+    assert target.received()[0].at >= run.scheduled_for.timestamp()
+
+
+def test_a_task_that_arrives_far_too_early_comes_back_later(make_chrono, target):
+    run_id = scheduled_run(make_chrono(url=target.url("/hook")), at=utcnow() + timedelta(seconds=30))
+    started = time.monotonic()
+    delay = execute_run(run_id)
+    assert time.monotonic() - started < 1
+    assert 28 < delay <= 30
+    assert reload(run_id).status == "pending" and target.received() == []
