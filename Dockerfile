@@ -1,6 +1,6 @@
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TZ=UTC FLASK_APP=app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TZ=UTC FLASK_APP=app HOST=0.0.0.0 PORT=8000 WEB_WORKERS=4
 WORKDIR /app
 
 COPY requirements.txt .
@@ -11,4 +11,4 @@ RUN useradd --create-home chronoflow && mkdir -p instance && chown chronoflow in
 USER chronoflow
 
 EXPOSE 8000
-CMD ["gunicorn", "--workers", "4", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "app:app"]
+CMD ["gunicorn", "app:app"]

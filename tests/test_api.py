@@ -250,3 +250,12 @@ def test_errors_speak_the_request_language(client):
     assert "25 não é uma hora válida" in errors["schedule"][0]
     errors = field_errors(post(client, {**VALID, "url": "ftp://x"}, headers={"Accept-Language": "en"}))
     assert errors["url"] == ["Must be an http:// or https:// URL with a host."]
+
+
+def test_the_history_leaves_out_occurrences_not_due_yet(client):
+    created = post(client, {**VALID, "schedule": "*/5 * * * * *"}).get_json()
+    future = db.session.scalar(db.select(db.func.count()).select_from(ChronoRun))
+    assert future >= 10  # dispatched ahead of time, on creation
+    manual = client.post(f"/api/chronos/{created['id']}/trigger").get_json()
+    body = client.get(f"/api/chronos/{created['id']}/runs").get_json()
+    assert body["total"] == 1 and [r["id"] for r in body["items"]] == [manual["id"]]

@@ -43,10 +43,10 @@ class Stack:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.base + "/api/health", timeout=1).status_code == 200:
+                if requests.get(self.base + "/api/health", timeout=5).status_code == 200:
                     return self
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # still booting
             time.sleep(0.2)
         raise AssertionError("the web server did not come up:\n" + self.log("web"))
 

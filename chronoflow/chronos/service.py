@@ -4,7 +4,7 @@ They flush and never commit: the request (or CLI command) commits once, then
 enqueues. Every write goes through ChronoInput, so the API and the forms accept
 and refuse exactly the same things.
 """
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, Trigger, utcnow
@@ -81,8 +81,12 @@ def list_chronos(skip=0, take=20):
     return total, items
 
 
-def list_runs(chrono, skip=0, take=20):
-    where = ChronoRun.chrono_id == chrono.id
+def list_runs(chrono, skip=0, take=20, now=None):
+    """The history: runs that came due, newest first (not those dispatched ahead)."""
+    where = and_(
+        ChronoRun.chrono_id == chrono.id,
+        or_(ChronoRun.scheduled_for <= (now or utcnow()), ChronoRun.status != RunStatus.PENDING),
+    )
     total = db.session.scalar(select(db.func.count()).select_from(ChronoRun).where(where))
     items = db.session.scalars(
         select(ChronoRun)
