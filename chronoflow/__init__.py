@@ -22,6 +22,7 @@ def create_app(overrides=None):
     )
     app.config.update(settings.load(app.instance_path, overrides=overrides))
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config))
+    app.jinja_env.add_extension("jinja2.ext.do")
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.ROOT / "migrations"))
@@ -29,16 +30,22 @@ def create_app(overrides=None):
     babel.init_app(app, locale_selector=select_locale)
     compile_catalogs()  # .mo files are build output: a fresh clone has only .po
 
-    from . import api, cli, tasks  # noqa: F401 (tasks register with huey)
+    from . import api, chronos, cli, errors, main, runs, tasks  # noqa: F401 (tasks register with huey)
     from .queue import huey
 
     huey.init_app(app)
     api.init_app(app)
+    errors.init_app(app)
+    for blueprint in (main.bp, chronos.bp, runs.bp):
+        app.register_blueprint(blueprint)
     cli.register(app)
     return app
 
 
 def select_locale():
+    chosen = request.cookies.get("lang")  # set by the language switch
+    if chosen in LOCALES:
+        return chosen
     return normalize_locale(request.accept_languages.best_match(LOCALES + ("pt", "pt-BR")))
 
 

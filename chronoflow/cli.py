@@ -18,7 +18,8 @@ def list_command():
     total, items = service.list_chronos(take=10_000)
     for chrono in items:
         state = "active" if chrono.is_active else "paused"
-        next_run = chrono.next_run_at.isoformat(timespec="seconds") if chrono.next_run_at else "-"
+        upcoming = chrono.next_occurrence
+        next_run = upcoming.isoformat(timespec="seconds") if upcoming else "-"
         target = chrono.url if chrono.target_type == "HTTP" else f"channel {chrono.channel_id}"
         click.echo(f"{chrono.id:>5}  {state:<6}  {next_run:<25}  {chrono.cron:<18}  {chrono.name}  ->  {target}")
     click.echo(f"{total} chrono(s)")

@@ -84,6 +84,8 @@ class Chrono(db.Model):
     recipients = db.Column(JSONType, nullable=False, default=list)
     last_run_at = db.Column(UTCDateTime)
     last_run_status = db.Column(db.String(16))
+    # The dispatcher's cursor: the first occurrence not dispatched yet. Runs are
+    # dispatched up to a tick ahead, so the next time it fires is next_occurrence.
     next_run_at = db.Column(UTCDateTime)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
@@ -99,6 +101,15 @@ class Chrono(db.Model):
             sqlite_where=text("is_active = 1"),
         ),
     )
+
+    @property
+    def next_occurrence(self):
+        """When it fires next (None while paused)."""
+        if not self.is_active or self.next_run_at is None:
+            return None
+        from .schedules import next_fire_time
+
+        return min(self.next_run_at, next_fire_time(self.cron, self.timezone, utcnow()))
 
     def __repr__(self):
         return f"<Chrono {self.id} {self.name!r} {self.cron!r}>"

@@ -46,6 +46,13 @@ def execute_run(run_id):
         execute_run.schedule(args=(run_id,), delay=delay)
 
 
+def dispatch_chrono(chrono):
+    """After the commit that created or changed `chrono`: a chrono whose first
+    occurrence is a few seconds away must not wait for the next tick."""
+    if chrono.is_active:
+        dispatch_due(chrono_id=chrono.id)
+
+
 def dispatch_due(chrono_id=None, now=None):
     """Claim and enqueue everything due before the next tick, batch by batch."""
     now = now or utcnow()

@@ -5,9 +5,34 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
-apt_install() {
+apt_install() {  # apt_install PACKAGE...: quiet, shows apt's output only when it fails
   command -v apt-get >/dev/null || { echo "Please install: $*" >&2; return 1; }
-  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  local log; log=$(mktemp)
+  if as_root apt-get update -qq >"$log" 2>&1 &&
+     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >>"$log" 2>&1; then
+    rm -f "$log"
+  else
+    cat "$log" >&2; rm -f "$log"; return 1
+  fi
+}
+
+on_ci() { case "${CI:-}" in ""|0|false|False|FALSE) return 1 ;; *) return 0 ;; esac; }
+
+# The browser tests drive Debian's chromium through Playwright (which downloads
+# nothing). Installed once, when missing; on CI a browser that cannot be
+# installed stops the run, elsewhere the browser tests are skipped.
+CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}
+ensure_chromium() {
+  [ -x "$CHROMIUM_PATH" ] && return 0
+  echo "Installing chromium for the browser tests ..."
+  if apt_install chromium fonts-liberation && [ -x "$CHROMIUM_PATH" ]; then
+    return 0
+  fi
+  if on_ci; then
+    echo "No browser at $CHROMIUM_PATH and it could not be installed: the browser tests cannot run." >&2
+    exit 1
+  fi
+  echo "No browser at $CHROMIUM_PATH (Debian: apt-get install chromium): the browser tests will be skipped." >&2
 }
 
 ensure_python() {

@@ -74,13 +74,15 @@ def test_every_message_is_translated():
         assert sorted(PLACEHOLDER.findall(message.string)) == placeholders, message.id
 
 
-def test_the_catalog_has_every_message_of_the_schedules_package():
-    keywords = {"_": None, "_l": None, "_m": None, "lazy_gettext": None, "N_": None, "pgettext": ((1, "c"), 2)}
-    source = i18n.TRANSLATIONS_DIR.parent / "schedules"
-    extracted = {
-        (message if isinstance(message, str) else message[0], context)
+def test_the_catalog_has_every_message_of_the_code_and_the_templates():
+    keywords = {"_": None, "_l": None, "_m": None, "lazy_gettext": None, "N_": None, "gettext": None,
+                "pgettext": ((1, "c"), 2)}
+    root = i18n.TRANSLATIONS_DIR.parent.parent
+    extracted = set()
+    for folder, method in (("chronoflow", "python"), ("templates", "jinja2")):
         for _file, _line, message, _comments, context in extract_from_dir(
-            str(source), method_map=[("**.py", "python")], keywords=keywords)
-    }
+                str(root / folder), method_map=[("**.py" if method == "python" else "**.html", method)],
+                keywords=keywords, options_map={"**.html": {"extensions": "jinja2.ext.do"}}):
+            extracted.add((message if isinstance(message, str) else message[0], context))
     catalog = {(message.id, message.context) for message in _catalog() if message.id}
     assert extracted and extracted <= catalog, extracted - catalog

@@ -1,6 +1,6 @@
 """The JSON API under /api, documented as OpenAPI 3 at /api/openapi.json."""
 from ..extensions import api, csrf
-from . import chronos, errors, health, runs
+from . import chronos, health, runs
 
 
 def init_app(app):
@@ -13,4 +13,3 @@ def init_app(app):
     for blueprint in (chronos.blp, runs.blp, health.blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # the API takes JSON from programs, not forms
-    errors.register(app)

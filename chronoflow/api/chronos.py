@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import Chrono
 from .errors import validation_failed
 
-blp = Blueprint("chronos", __name__, url_prefix="/api/chronos", description="Chronos and their runs")
+blp = Blueprint("Chronos", __name__, url_prefix="/api/chronos", description="Chronos and their runs")
 
 
 def get_chrono(chrono_id):
@@ -20,11 +20,8 @@ def get_chrono(chrono_id):
 
 
 def committed(chrono):
-    """Commit, then dispatch what is due before the next tick: a chrono created a
-    few seconds before its first occurrence must not wait for the tick."""
     db.session.commit()
-    if chrono.is_active:
-        tasks.dispatch_due(chrono_id=chrono.id)
+    tasks.dispatch_chrono(chrono)
     return chrono
 
 

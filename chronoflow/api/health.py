@@ -5,7 +5,7 @@ from sqlalchemy import text
 from ..extensions import db
 from ..queue import huey
 
-blp = Blueprint("health", __name__, url_prefix="/api/health", description="Liveness of the service")
+blp = Blueprint("Health", __name__, url_prefix="/api/health", description="Liveness of the service")
 
 
 class HealthSchema(Schema):

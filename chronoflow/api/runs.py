@@ -4,7 +4,7 @@ from ..chronos.schemas import RunSchema
 from ..extensions import db
 from ..models import ChronoRun
 
-blp = Blueprint("runs", __name__, url_prefix="/api/runs", description="Runs")
+blp = Blueprint("Runs", __name__, url_prefix="/api/runs", description="Runs")
 
 
 @blp.route("/<int:run_id>")

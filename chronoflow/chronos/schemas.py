@@ -235,7 +235,8 @@ class ChronoSchema(Schema):
     recipients = fields.List(fields.String())
     last_run_at = fields.AwareDateTime(allow_none=True)
     last_run_status = fields.String(allow_none=True)
-    next_run_at = fields.AwareDateTime(allow_none=True)
+    next_run_at = fields.AwareDateTime(allow_none=True, attribute="next_occurrence",
+                                       metadata={"description": "when it fires next; null while paused"})
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 

@@ -31,6 +31,7 @@ def create_chrono(values, now=None):
 def update_chrono(chrono, changes, now=None):
     """Apply a partial change (raw, or loaded with partial=True); the result is
     validated whole, as a create would be. Raises marshmallow.ValidationError."""
+    changes = {name: value for name, value in changes.items() if name in EDITABLE}  # not derived ones
     values = ChronoInput().load({**as_input(chrono), **changes})
     timing = (chrono.cron, chrono.timezone, chrono.is_active)
     for name, value in values.items():
@@ -75,17 +76,31 @@ def delete_chrono(chrono):
     db.session.flush()
 
 
-def list_chronos(skip=0, take=20):
-    total = db.session.scalar(select(db.func.count()).select_from(Chrono))
-    items = db.session.scalars(select(Chrono).order_by(Chrono.id).offset(skip).limit(take)).all()
+STATES = ("active", "paused", "failing")
+
+
+def list_chronos(skip=0, take=20, search=None, state=None):
+    """(total, page) of chronos, optionally by name and by state (see STATES)."""
+    where = []
+    if search:
+        where.append(Chrono.name.ilike(f"%{search}%"))
+    if state == "active":
+        where.append(Chrono.is_active == True)  # noqa: E712
+    elif state == "paused":
+        where.append(Chrono.is_active == False)  # noqa: E712
+    elif state == "failing":
+        where.append(Chrono.last_run_status == RunStatus.FAILED)
+    total = db.session.scalar(select(db.func.count()).select_from(Chrono).where(*where))
+    items = db.session.scalars(select(Chrono).where(*where).order_by(Chrono.id).offset(skip).limit(take)).all()
     return total, items
 
 
-def list_runs(chrono, skip=0, take=20, now=None):
+def list_runs(chrono, skip=0, take=20, status=None, now=None):
     """The history: runs that came due, newest first (not those dispatched ahead)."""
     where = and_(
         ChronoRun.chrono_id == chrono.id,
         or_(ChronoRun.scheduled_for <= (now or utcnow()), ChronoRun.status != RunStatus.PENDING),
+        *([ChronoRun.status == status] if status else []),
     )
     total = db.session.scalar(select(db.func.count()).select_from(ChronoRun).where(where))
     items = db.session.scalars(
@@ -130,3 +145,14 @@ def _reschedule(chrono, now=None):
             .execution_options(synchronize_session=False)
         )
     chrono.next_run_at = _next_run(chrono, now) if chrono.is_active else None
+
+
+def recent_outcomes(chrono, limit=30):
+    """The last finished runs, oldest first: what the detail page's chart draws."""
+    runs = db.session.scalars(
+        select(ChronoRun)
+        .where(ChronoRun.chrono_id == chrono.id, ChronoRun.status.in_((RunStatus.SUCCESS, RunStatus.FAILED)))
+        .order_by(ChronoRun.scheduled_for.desc())
+        .limit(limit)
+    ).all()
+    return runs[::-1]

@@ -10,10 +10,11 @@ RUN_ID_HEADER = "X-ChronoFlow-Run-Id"
 SCHEDULED_FOR_HEADER = "X-ChronoFlow-Scheduled-For"
 
 
-def prepare(chrono, run, config):
+def prepare(chrono, config, run=None):
     """A zero-argument callable that performs one attempt and returns an Outcome.
 
     It holds plain values only, so it runs after the transaction is closed.
+    Without a run (the form's Test button) nothing identifies an occurrence.
     """
     if chrono.target_type == TargetType.HTTP:
         if chrono.method not in config["ALLOWED_METHODS"]:
@@ -22,8 +23,9 @@ def prepare(chrono, run, config):
             )
             return lambda: outcome
         headers = dict(chrono.headers or {})
-        headers[RUN_ID_HEADER] = str(run.id)
-        headers[SCHEDULED_FOR_HEADER] = run.scheduled_for.isoformat().replace("+00:00", "Z")
+        if run is not None:
+            headers[RUN_ID_HEADER] = str(run.id)
+            headers[SCHEDULED_FOR_HEADER] = run.scheduled_for.isoformat().replace("+00:00", "Z")
         request = http.HttpRequest(
             method=chrono.method,
             url=chrono.url,

@@ -52,6 +52,14 @@ def send(request: HttpRequest) -> Outcome:
         headers["Content-Type"] = content_type
     headers.update(request.headers)  # what the person set wins
 
+    sent = {  # what the run's page shows as "request as sent"
+        "request": {
+            "method": request.method,
+            "url": request.url,
+            "headers": headers,
+            "body": body.decode("utf-8", errors="replace")[:SNIPPET_CHARS] if body else None,
+        }
+    }
     started = time.monotonic()
     deadline = started + request.timeout_s
     try:
@@ -68,18 +76,21 @@ def send(request: HttpRequest) -> Outcome:
         ) as response:
             content = _read_bounded(response, request.max_bytes, deadline)
     except requests.Timeout:
-        return Outcome.failure("timeout", f"No response within {request.timeout_s:g} s", _ms(started))
+        return Outcome.failure("timeout", f"No response within {request.timeout_s:g} s", _ms(started), result=sent)
     except requests.ConnectionError as exc:
-        return Outcome.failure("connection", f"Connection failed: {_reason(exc)}", _ms(started))
+        return Outcome.failure("connection", f"Connection failed: {_reason(exc)}", _ms(started), result=sent)
     except requests.RequestException as exc:
-        return Outcome.failure("request", f"Request failed: {_reason(exc)}", _ms(started), retryable=False)
+        return Outcome.failure(
+            "request", f"Request failed: {_reason(exc)}", _ms(started), retryable=False, result=sent
+        )
 
     snippet = content.decode(response.encoding or "utf-8", errors="replace")[:SNIPPET_CHARS]
     status = response.status_code
     duration = _ms(started)
     if 200 <= status < 400:
-        return Outcome(ok=True, http_status=status, snippet=snippet, duration_ms=duration)
+        return Outcome(ok=True, http_status=status, snippet=snippet, duration_ms=duration, result=sent)
     return Outcome(
+        result=sent,
         ok=False,
         http_status=status,
         snippet=snippet,

@@ -18,5 +18,12 @@ class Outcome:
     result: dict = field(default_factory=dict)
 
     @classmethod
-    def failure(cls, error_code, error, duration_ms=0, retryable=True):
-        return cls(ok=False, error_code=error_code, error=error, duration_ms=duration_ms, retryable=retryable)
+    def failure(cls, error_code, error, duration_ms=0, retryable=True, result=None):
+        return cls(
+            ok=False,
+            error_code=error_code,
+            error=error,
+            duration_ms=duration_ms,
+            retryable=retryable,
+            result=result or {},
+        )

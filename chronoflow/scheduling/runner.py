@@ -55,7 +55,7 @@ def execute_run(run_id, sleep=time.sleep):
         return None
     attempt_number = run.attempt + 1
     config = current_app.config
-    attempt = executors.prepare(chrono, run, config)
+    attempt = executors.prepare(chrono, config, run)
     max_attempts = (chrono.config or {}).get("max_attempts", config["DEFAULT_MAX_ATTEMPTS"])
     db.session.commit()  # the call below runs with no transaction open
 

@@ -1,0 +1,145 @@
+"""The chrono form: how a browser's fields become ChronoInput's data and back.
+
+Deciding what is valid is ChronoInput's job (the API uses the same schema);
+the form only turns text boxes into values (JSON, numbers, lists) and puts
+each error next to its field.
+"""
+import json
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice as Choice
+
+from ..models import TargetType
+
+CONFIG_FIELDS = ("timeout_ms", "max_attempts")
+
+
+class ChronoForm(FlaskForm):
+    name = StringField(_l("Name"))
+    description = TextAreaField(_l("Description"))
+    schedule = StringField(_l("Schedule"), description=_l("e.g. todo dia às 18:30, every 15 minutes, 0 9 * * 1-5"))
+    timezone = StringField(_l("Timezone"))
+    target_type = RadioField(
+        _l("What to do"),
+        choices=[Choice(TargetType.HTTP, _l("Call a URL (webhook)")),
+                 Choice(TargetType.MESSAGE, _l("Send a WhatsApp message"))],
+        default=TargetType.HTTP,
+    )
+    method = SelectField(_l("Method"), default="GET")
+    url = StringField(_l("URL"), description=_l("e.g. https://example.com/hook"))
+    headers = TextAreaField(_l("Headers"), description=_l('A JSON object, e.g. {"Authorization": "Bearer abc"}'))
+    payload_format = SelectField(_l("Body format"), choices=[Choice("json", "JSON"), Choice("text", _l("Text"))],
+                                 default="json")
+    payload = TextAreaField(_l("Body"))
+    channel_id = SelectField(_l("WhatsApp channel"), coerce=str)
+    message_template = TextAreaField(_l("Message"))
+    recipients = TextAreaField(_l("Recipients"), description=_l("One phone number or group per line"))
+    is_active = BooleanField(_l("Active"), default=True)
+    timeout_ms = StringField(_l("Timeout (ms)"))
+    max_attempts = StringField(_l("Attempts"), description=_l("Tries in all, the first one included"))
+    curl = TextAreaField(_l("Paste a curl command"))
+
+    def __init__(self, *args, channels=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.method.choices = [Choice(method) for method in current_app.config["ALLOWED_METHODS"]]
+        self.channel_id.choices = [Choice("", "—")] + [Choice(str(c.id), c.name) for c in channels]
+        if not self.is_submitted() and not self.timezone.data:
+            self.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
+
+    @classmethod
+    def for_chrono(cls, chrono, **kwargs):
+        """The form filled with an existing chrono (what the person typed, not what we derived)."""
+        form = cls(obj=chrono, **kwargs)
+        if not form.is_submitted():
+            form.headers.data = json.dumps(chrono.headers, indent=2, ensure_ascii=False) if chrono.headers else ""
+            form.payload_format.data, form.payload.data = payload_text(chrono.payload)
+            form.channel_id.data = str(chrono.channel_id or "")
+            form.recipients.data = "\n".join(chrono.recipients or [])
+            for name in CONFIG_FIELDS:
+                value = (chrono.config or {}).get(name)
+                getattr(form, name).data = "" if value is None else str(value)
+        return form
+
+    def to_input(self):
+        """ChronoInput's data from the fields; a box that cannot be read (bad JSON, not a
+        number) gets its error and a neutral value, so the rest is still checked."""
+        for field in self:
+            field.errors = []  # a tuple until WTForms validates, which it never does here
+        data = {
+            "name": self.name.data or "",
+            "description": self.description.data or "",
+            "schedule": self.schedule.data or "",
+            "timezone": self.timezone.data or None,
+            "target_type": self.target_type.data,
+            "method": self.method.data,
+            "url": (self.url.data or "").strip() or None,
+            "is_active": bool(self.is_active.data),
+            "message_template": self.message_template.data or None,
+            "recipients": [line.strip() for line in (self.recipients.data or "").splitlines() if line.strip()],
+            "channel_id": int(self.channel_id.data) if (self.channel_id.data or "").isdigit() else None,
+        }
+        data["headers"] = self._json(self.headers, _("Write the headers as a JSON object, e.g. "
+                                                      '{"Authorization": "Bearer abc"}.'), default={})
+        if self.payload_format.data == "json":
+            data["payload"] = self._json(self.payload, _("This is not valid JSON. Fix it, or choose Text as the "
+                                                         "body format."), default=None)
+        else:
+            data["payload"] = self.payload.data or None
+        config = {}
+        for name in CONFIG_FIELDS:
+            text = (getattr(self, name).data or "").strip()
+            if text:
+                if text.isdigit():
+                    config[name] = int(text)
+                else:
+                    getattr(self, name).errors.append(_("Must be a whole number."))
+        data["config"] = config
+        return data
+
+    def _json(self, field, message, default):
+        text = (field.data or "").strip()
+        if not text:
+            return default
+        try:
+            return json.loads(text)
+        except ValueError:
+            field.errors.append(message)
+            return default
+
+    def errors_found(self):
+        return any(field.errors for field in self)
+
+    def attach_errors(self, messages):
+        """marshmallow's errors ({"field": [...], "config": {"timeout_ms": [...]}}) onto the fields."""
+        for name, problems in messages.items():
+            if name == "config" and isinstance(problems, dict):
+                self.attach_errors(problems)
+                continue
+            field = getattr(self, name, None)
+            target = field.errors if field is not None and hasattr(field, "errors") else self.form_errors
+            if isinstance(problems, dict):  # per item, e.g. recipients.2
+                problems = [message for nested in problems.values() for message in nested]
+            target.extend(str(problem) for problem in problems)
+
+    def fill_from_curl(self, parsed):
+        if parsed["method"] in current_app.config["ALLOWED_METHODS"]:
+            self.method.data = parsed["method"]
+        self.url.data = parsed["url"]
+        self.headers.data = json.dumps(parsed["headers"], indent=2, ensure_ascii=False) if parsed["headers"] else ""
+        self.payload_format.data, self.payload.data = payload_text(parsed["payload"])
+        if "timeout_ms" in parsed:
+            self.timeout_ms.data = str(parsed["timeout_ms"])
+        self.target_type.data = TargetType.HTTP
+
+
+def payload_text(payload):
+    """(format, text) for a stored payload."""
+    if payload is None:
+        return "json", ""
+    if isinstance(payload, str):
+        return "text", payload
+    return "json", json.dumps(payload, indent=2, ensure_ascii=False)

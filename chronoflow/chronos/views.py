@@ -1,0 +1,221 @@
+"""The dashboard's chrono pages. Thin: load, call service, commit, then dispatch."""
+import functools
+import zoneinfo
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from .. import executors, schedules, tasks
+from ..extensions import db
+from ..main.formatting import locale, relative, when
+from ..models import Channel, Chrono, RunStatus, TargetType, utcnow
+from . import bp, service
+from .curl import CurlError, parse_curl
+from .forms import ChronoForm, payload_text
+from .schemas import ChronoInput
+
+PAGE_SIZE = 20
+
+
+def _page():
+    page = request.args.get("page", "1")
+    return max(1, int(page)) if page.isdigit() else 1
+
+
+def _channels():
+    return db.session.scalars(select(Channel).order_by(Channel.name)).all()
+
+
+@bp.route("/")
+def index():
+    search = request.args.get("q", "").strip()
+    state = request.args.get("state") if request.args.get("state") in service.STATES else None
+    page = _page()
+    total, chronos = service.list_chronos((page - 1) * PAGE_SIZE, PAGE_SIZE, search=search, state=state)
+    return render_template("chronos/list.html", chronos=chronos, total=total, page=page,
+                           pages=max(1, -(-total // PAGE_SIZE)), search=search, state=state,
+                           filtered=bool(search or state))
+
+
+@bp.route("/chronos/new", methods=["GET", "POST"])
+def create():
+    form = ChronoForm(channels=_channels())
+    return _form_page(form, chrono=None)
+
+
+@bp.route("/chronos/<int:chrono_id>/edit", methods=["GET", "POST"])
+def edit(chrono_id):
+    chrono = db.get_or_404(Chrono, chrono_id)
+    form = ChronoForm.for_chrono(chrono, channels=_channels())
+    return _form_page(form, chrono=chrono)
+
+
+def _form_page(form, chrono):
+    """Save, Test (send once, save nothing) or Paste curl (fill the form): one form, three
+    buttons, so each works without JavaScript; with it, Test and curl answer in place."""
+    action = request.form.get("action", "save")
+    test_outcome = None
+    # CSRFProtect has checked the token of every POST; what is valid is
+    # ChronoInput's to say, not WTForms validators.
+    if form.is_submitted():
+        if action == "curl":
+            form.curl.errors = []
+            try:
+                form.fill_from_curl(parse_curl(form.curl.data or ""))
+            except CurlError as exc:
+                form.curl.errors.append(str(exc))
+        elif action == "test":
+            test_outcome = _test(form)
+        else:
+            saved = _save(form, chrono)
+            if saved is not None:
+                return redirect(url_for("chronos.detail", chrono_id=saved.id))
+    return render_template("chronos/form.html", form=form, chrono=chrono, test_outcome=test_outcome,
+                           preview=_preview(form.schedule.data, form.timezone.data),
+                           timezones=timezones())
+
+
+def _validated(form):
+    """ChronoInput's values, or None with every problem next to its field at once."""
+    data = form.to_input()
+    try:
+        values = ChronoInput().load(data)
+    except ValidationError as exc:
+        form.attach_errors(exc.messages)
+        return None
+    return None if form.errors_found() else values
+
+
+def _save(form, chrono):
+    values = _validated(form)
+    if values is None:
+        return None
+    if chrono is None:
+        chrono = service.create_chrono(values)
+        message = _("Chrono created.")
+    else:
+        service.update_chrono(chrono, values)
+        message = _("Changes saved.")
+    db.session.commit()
+    tasks.dispatch_chrono(chrono)
+    flash(message, "success")
+    return chrono
+
+
+def _test(form):
+    """Sends the request once, as the chrono would, without saving anything."""
+    values = _validated(form)
+    if values is None:
+        return None
+    if values["target_type"] != TargetType.HTTP:
+        return {"ok": False, "error": _("Only webhooks can be tested for now.")}
+    outcome = executors.prepare(Chrono(**values), current_app.config)()
+    return {"ok": outcome.ok, "http_status": outcome.http_status, "duration_ms": outcome.duration_ms,
+            "snippet": outcome.snippet, "error": outcome.error}
+
+
+@bp.route("/chronos/test", methods=["POST"])
+def test_send():
+    """The Test button, with JavaScript: the outcome as JSON, or the fields' errors."""
+    form = ChronoForm(channels=_channels())
+    outcome = _test(form)
+    if outcome is None:
+        return jsonify(errors={field.name: field.errors for field in form if field.errors}), 422
+    return jsonify(outcome)
+
+
+@bp.route("/chronos/parse-curl", methods=["POST"])
+def curl_fields():
+    """Paste a curl command, with JavaScript: the fields to fill in, as the form would."""
+    try:
+        parsed = parse_curl(request.form.get("curl", ""))
+    except CurlError as exc:
+        return jsonify(error=str(exc)), 422
+    payload_format, payload = payload_text(parsed["payload"])
+    form = ChronoForm(channels=())
+    form.fill_from_curl(parsed)
+    return jsonify(method=form.method.data, url=parsed["url"], headers=form.headers.data,
+                   payload_format=payload_format, payload=payload, timeout_ms=form.timeout_ms.data or "")
+
+
+def _preview(schedule, timezone, count=5):
+    """The schedule in words and its next fire times, or what is wrong with it."""
+    if not (schedule or "").strip():
+        return None
+    try:
+        cron = schedules.normalize(schedule)
+        zone = schedules.validate_timezone(timezone or current_app.config["DEFAULT_TIMEZONE"]).key
+    except schedules.ScheduleError as exc:
+        return {"ok": False, "error": str(exc)}
+    times = schedules.fire_times(cron, zone, utcnow(), count)
+    return {
+        "ok": True,
+        "cron": cron,
+        "description": schedules.describe(cron, locale()),
+        "timezone": zone,
+        "next_label": _("Next runs (%(timezone)s):", timezone=zone),
+        "next": [{"at": when(moment, zone), "relative": relative(moment), "iso": moment.isoformat()}
+                 for moment in times],
+    }
+
+
+@functools.cache
+def timezones():
+    return sorted(zoneinfo.available_timezones())
+
+
+@bp.route("/chronos/preview")
+def preview():
+    """The live preview under the schedule field (JSON)."""
+    result = _preview(request.args.get("schedule", ""), request.args.get("timezone", ""))
+    return jsonify(result or {"ok": False, "error": ""})
+
+
+@bp.route("/chronos/<int:chrono_id>")
+def detail(chrono_id):
+    chrono = db.get_or_404(Chrono, chrono_id)
+    status = request.args.get("status") if request.args.get("status") in RunStatus.ALL else None
+    page = _page()
+    total, runs = service.list_runs(chrono, (page - 1) * PAGE_SIZE, PAGE_SIZE, status=status)
+    return render_template("chronos/detail.html", chrono=chrono, runs=runs, total=total, page=page,
+                           pages=max(1, -(-total // PAGE_SIZE)), status=status, statuses=RunStatus.ALL,
+                           chart=service.recent_outcomes(chrono))
+
+
+@bp.route("/chronos/<int:chrono_id>/pause", methods=["POST"])
+def pause(chrono_id):
+    service.pause(db.get_or_404(Chrono, chrono_id))
+    db.session.commit()
+    flash(_("Paused: it will not run until you resume it."), "success")
+    return redirect(url_for("chronos.detail", chrono_id=chrono_id))
+
+
+@bp.route("/chronos/<int:chrono_id>/resume", methods=["POST"])
+def resume(chrono_id):
+    chrono = service.resume(db.get_or_404(Chrono, chrono_id))
+    db.session.commit()
+    tasks.dispatch_chrono(chrono)
+    flash(_("Resumed: it runs again from now on."), "success")
+    return redirect(url_for("chronos.detail", chrono_id=chrono_id))
+
+
+@bp.route("/chronos/<int:chrono_id>/run", methods=["POST"])
+def run_now(chrono_id):
+    run = service.trigger_now(db.get_or_404(Chrono, chrono_id))
+    db.session.commit()
+    tasks.enqueue_runs_now([run.id])
+    flash(_("Started: the run appears in the history below in a moment."), "success")
+    return redirect(url_for("chronos.detail", chrono_id=chrono_id))
+
+
+@bp.route("/chronos/<int:chrono_id>/delete", methods=["GET", "POST"])
+def delete(chrono_id):
+    chrono = db.get_or_404(Chrono, chrono_id)
+    if request.method == "POST":
+        service.delete_chrono(chrono)
+        db.session.commit()
+        flash(_("Chrono “%(name)s” deleted.", name=chrono.name), "success")
+        return redirect(url_for("chronos.index"))
+    return render_template("chronos/delete.html", chrono=chrono)

@@ -1,0 +1,65 @@
+"""Template filters: times in the chrono's zone and the reader's language."""
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime, format_timedelta
+from flask import request
+from flask_babel import get_locale
+
+from .. import schedules
+from ..i18n import LOCALES, normalize_locale
+from ..models import utcnow
+from . import bp
+
+LANGUAGE_NAMES = {"en": "English", "pt_BR": "Português"}
+
+
+def locale():
+    return normalize_locale(str(get_locale() or "en"))
+
+
+@bp.app_template_filter("when")
+def when(moment: datetime | None, tz: str = "UTC", style: str = "medium"):
+    """A UTC instant as the wall-clock time in `tz`, in the reader's format."""
+    if moment is None:
+        return "—"
+    if isinstance(moment, str):  # as kept in a run's JSON result
+        moment = datetime.fromisoformat(moment)
+    return format_datetime(moment, style, tzinfo=ZoneInfo(tz), locale=locale())
+
+
+@bp.app_template_filter("relative")
+def relative(moment: datetime | None):
+    """'in 3 hours', 'há 5 minutos'."""
+    if moment is None:
+        return ""
+    return format_timedelta(moment - utcnow(), add_direction=True, threshold=1.1, locale=locale())
+
+
+@bp.app_template_filter("duration")
+def duration(milliseconds: int | None):
+    if milliseconds is None:
+        return "—"
+    if abs(milliseconds) < 1000:
+        return f"{milliseconds} ms"
+    return f"{milliseconds / 1000:.2f} s".replace(".", "," if locale() == "pt_BR" else ".")
+
+
+@bp.app_template_filter("describe")
+def describe(cron: str):
+    return schedules.describe(cron, locale())
+
+
+@bp.app_template_filter("host")
+def host(url: str | None):
+    return urlsplit(url).netloc if url else ""
+
+
+@bp.app_context_processor
+def languages():
+    return {
+        "languages": [(code, LANGUAGE_NAMES[code]) for code in LOCALES],
+        "current_language": locale(),
+        "current_path": request.full_path.rstrip("?") if request else "/",
+    }

@@ -1,0 +1,131 @@
+// Progressive enhancement for the chrono form. Every part of the page works
+// without this file (the buttons submit the form and the server answers);
+// with it, the preview follows the typing and Test / Paste curl answer in place.
+// No inline scripts anywhere: this file is all the JavaScript there is.
+(function () {
+  "use strict";
+
+  var form = document.querySelector("form.chrono-form");
+  if (!form) return;
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    (children || []).forEach(function (child) {
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function replace(container, nodes) {
+    while (container.firstChild) container.removeChild(container.firstChild);
+    nodes.forEach(function (node) { container.appendChild(node); });
+  }
+
+  // --- fields of the chosen target type only -------------------------------
+  function showTarget() {
+    var chosen = form.querySelector('input[name="target_type"]:checked');
+    form.querySelectorAll("[data-target]").forEach(function (section) {
+      section.hidden = Boolean(chosen) && section.getAttribute("data-target") !== chosen.value;
+    });
+  }
+  form.addEventListener("change", function (event) {
+    if (event.target.name === "target_type") showTarget();
+  });
+  showTarget();
+
+  // --- live schedule preview -------------------------------------------------
+  var preview = document.getElementById("schedule-preview");
+  var schedule = form.elements.schedule;
+  var timezone = form.elements.timezone;
+  var timer = null;
+  var latest = 0;
+
+  function renderPreview(data) {
+    if (!data.ok) {
+      replace(preview, data.error ? [el("p", { "class": "error" }, [data.error])] : []);
+      return;
+    }
+    var items = data.next.map(function (t) {
+      return el("li", {}, [el("time", { datetime: t.iso }, [t.at]), " ", el("span", { "class": "muted" }, [t.relative])]);
+    });
+    replace(preview, [
+      el("p", { "class": "preview-description" }, [el("strong", {}, [data.description]), " ", el("code", {}, [data.cron])]),
+      el("p", { "class": "muted" }, [data.next_label]),
+      el("ol", { "class": "preview-times" }, items),
+    ]);
+  }
+
+  function refreshPreview() {
+    var mine = ++latest;
+    var query = new URLSearchParams({ schedule: schedule.value, timezone: timezone.value });
+    fetch(form.getAttribute("data-preview-url") + "?" + query, { headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) { if (mine === latest) renderPreview(data); })
+      .catch(function () { /* offline: the server checks it on save */ });
+  }
+
+  [schedule, timezone].forEach(function (input) {
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(refreshPreview, 250);
+    });
+  });
+
+  // --- errors next to the fields --------------------------------------------
+  function showErrors(errors) {
+    form.querySelectorAll("[data-error-for]").forEach(function (p) {
+      var messages = errors[p.getAttribute("data-error-for")];
+      p.textContent = messages ? messages.join(" ") : "";
+      p.hidden = !messages;
+      p.parentNode.classList.toggle("has-error", Boolean(messages));
+    });
+  }
+
+  // --- Test and Paste curl, in place ----------------------------------------
+  function post(url) {
+    return fetch(url, { method: "POST", body: new FormData(form), headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json().then(function (data) { return { status: response.status, data: data }; }); });
+  }
+
+  function renderTest(data) {
+    var nodes = [];
+    if (data.http_status) nodes.push(el("strong", {}, ["HTTP " + data.http_status]));
+    if (data.duration_ms !== null && data.duration_ms !== undefined) nodes.push(el("span", {}, [data.duration_ms + " ms"]));
+    if (data.error) nodes.push(el("p", { "class": "error" }, [data.error]));
+    if (data.snippet) nodes.push(el("pre", {}, [data.snippet]));
+    replace(document.getElementById("test-result"), [el("div", { "class": "test-result " + (data.ok ? "ok" : "bad") }, nodes)]);
+  }
+
+  function fillFromCurl(data) {
+    form.elements.method.value = data.method;
+    form.elements.url.value = data.url;
+    form.elements.headers.value = data.headers;
+    form.elements.payload_format.value = data.payload_format;
+    form.elements.payload.value = data.payload;
+    if (data.timeout_ms) form.elements.timeout_ms.value = data.timeout_ms;
+  }
+
+  form.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-action]");
+    if (!button) return;
+    event.preventDefault();
+    var action = button.getAttribute("data-action");
+    button.disabled = true;
+    var url = form.getAttribute(action === "test" ? "data-test-url" : "data-curl-url");
+    post(url)
+      .then(function (answer) {
+        if (action === "test") {
+          showErrors(answer.status === 422 ? answer.data.errors : {});
+          if (answer.status !== 422) renderTest(answer.data);
+        } else if (answer.status === 422) {
+          showErrors({ curl: [answer.data.error] });
+        } else {
+          showErrors({});
+          fillFromCurl(answer.data);
+        }
+      })
+      .catch(function () { /* the server is unreachable: nothing to show */ })
+      .finally(function () { button.disabled = false; });
+  });
+})();

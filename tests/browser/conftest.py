@@ -1,0 +1,196 @@
+"""Browser tests: the app as a person runs it (gunicorn and a worker, as processes),
+seen through Debian's chromium driven by Playwright. Nothing is downloaded:
+scripts/test installs the browser with apt when it is missing.
+
+    def test_the_list(live_stack, page, screenshot, target):
+        requests.post(live_stack + "/api/chronos", json={..., "url": target.url("/hook")}, timeout=5)
+        page.goto(live_stack + "/")
+        expect(page.get_by_role("heading", name="Chronos")).to_be_visible()
+        screenshot(page, "chronos-list")
+
+Fixtures
+  live_stack   base URL ("http://127.0.0.1:PORT", no trailing slash) of one web server
+               and one worker shared by the whole session, on the embedded default
+               (SQLite database and queue in a temporary folder), SCHEDULER_INTERVAL at
+               its default. Shared: tests see each other's chronos, so name yours.
+  browser      chromium, headless (session).
+  page         a page in a fresh context (cookies, storage) per test, 1280x800, in
+               the language of the `locale` fixture (default "en-US"; a test picks
+               another with @pytest.mark.parametrize("locale", ["pt-BR"])).
+  phone_page   the same at 390x844, mobile and touch.
+  new_page     new_page(**options) -> one more page in a fresh context, with
+               Browser.new_context options (viewport, locale, ...) over the defaults.
+  screenshot   screenshot(page, name) -> the Path of a full-page PNG,
+               test-artifacts/screenshots/<name>.png (kept after the run, gitignored);
+               with UPDATE_SCREENSHOTS=1 also copied to docs/screenshots/<name>.png.
+               docs=False keeps a screenshot out of docs/.
+  target       (tests/conftest.py) a real HTTP server on 127.0.0.1 to point chronos at.
+
+Every page also checks, when its test ends, that it raised no uncaught JavaScript
+error and asked nothing of another machine (the dashboard must work offline: such
+requests are refused on the spot). A failed test saves a screenshot of each of its
+pages in test-artifacts/failures/ and shows the tail of the web and worker logs.
+Every test here is marked `e2e`, so `-m "not e2e"` leaves them out.
+"""
+import os
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from ..support.stack import ROOT, Stack
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root, where chromium's sandbox cannot start
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
+]
+ON_CI = os.environ.get("CI", "") not in ("", "0", "false", "False", "FALSE")
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+FAILURES = ROOT / "test-artifacts" / "failures"
+DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+HERE = Path(__file__).resolve().parent
+
+_running = {}  # "stack": the live Stack, for its logs in failure reports
+_call_report = pytest.StashKey()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if HERE in Path(item.path).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.stash[_call_report] = report
+    stack = _running.get("stack")
+    if report.failed and stack is not None and "live_stack" in item.fixturenames:
+        for name in ("web", "worker"):
+            report.sections.append((f"live_stack {name} log (tail)", stack.log(name)))
+    return report
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("live_stack")
+    stack = Stack(
+        {
+            "DATABASE_URL": f"sqlite:///{folder / 'chronoflow.db'}",
+            "HUEY_SQLITE_PATH": str(folder / "huey.db"),
+            "REDIS_URL": "",  # "" is the default: the embedded queue
+            "SCHEDULER_INTERVAL": "",
+        },
+        folder,
+    )
+    try:
+        _running["stack"] = stack.start()
+        yield stack.base
+    finally:
+        _running.pop("stack", None)
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"no browser at {CHROMIUM}: scripts/test installs it (Debian: apt-get install chromium)"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def locale():
+    return "en-US"
+
+
+@pytest.fixture
+def new_page(browser, locale, request):
+    opened = []
+
+    def new(**options):
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, "locale": locale, **options})
+        problems = []
+        context.route(lambda url: not _local(url), lambda route: _refuse(route, problems))
+        page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"uncaught JavaScript error on {page.url}: {error}"))
+        opened.append((context, page, problems))
+        return page
+
+    yield new
+
+    report = request.node.stash.get(_call_report, None)
+    try:
+        if report is not None and report.failed:
+            FAILURES.mkdir(parents=True, exist_ok=True)
+            stem = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+            for number, (_, page, _) in enumerate(opened, 1):
+                try:
+                    page.screenshot(path=FAILURES / f"{stem}-{number}.png", full_page=True)
+                except Exception:  # a crashed page: the test's own failure says more
+                    pass
+        problems = [problem for _, _, found in opened for problem in found]
+        if problems and report is not None and report.passed:
+            pytest.fail("\n".join(problems), pytrace=False)
+    finally:
+        for context, _, _ in opened:
+            context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture
+def phone_page(new_page):
+    return new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+
+
+_taken = {}  # screenshot name -> the test that took it
+
+
+@pytest.fixture
+def screenshot(request):
+    def take(page, name, docs=True):
+        if not re.fullmatch(r"[\w.-]+", name):
+            raise ValueError(f"a screenshot name is letters, digits, '.', '-' and '_': {name!r}")
+        owner = _taken.setdefault(name, request.node.nodeid)
+        if owner != request.node.nodeid:
+            raise ValueError(f"screenshot {name!r} is already taken by {owner}")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=path, full_page=True, animations="disabled", caret="hide")
+        if docs and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+            DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
+        return path
+
+    return take
+
+
+def _local(url):
+    parts = urlsplit(url)
+    return parts.scheme not in ("http", "https", "ws", "wss") or parts.hostname in LOCAL_HOSTS
+
+
+def _refuse(route, problems):
+    problems.append(f"a page asked another machine for {route.request.url} (the dashboard must work offline)")
+    route.abort("blockedbyclient")
