@@ -170,6 +170,7 @@ def test_a_task_that_arrives_early_waits_for_the_exact_moment(make_chrono, targe
     run = reload(run_id)
     assert 0 <= run.lateness_ms < 200
     assert target.received()[0].at >= run.scheduled_for.timestamp()
+    assert run.attempt == 1 and [a["attempt"] for a in run.result["attempts"]] == [1]
 
 
 def test_a_task_that_arrives_far_too_early_comes_back_later(make_chrono, target):

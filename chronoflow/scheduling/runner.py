@@ -40,7 +40,8 @@ def execute_run(run_id, sleep=time.sleep):
         sleep(wait)
 
     started = utcnow()
-    claimed = db.session.execute(
+    # The claim says which attempt this is: the row, not a copy that may be stale.
+    attempt_number = db.session.execute(
         update(ChronoRun)
         .where(ChronoRun.id == run_id, ChronoRun.status.in_((RunStatus.PENDING, RunStatus.RETRYING)))
         .values(
@@ -48,12 +49,12 @@ def execute_run(run_id, sleep=time.sleep):
             attempt=ChronoRun.attempt + 1,
             started_at=func.coalesce(ChronoRun.started_at, started),
         )
+        .returning(ChronoRun.attempt)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    ).scalar()
+    if attempt_number is None:  # another worker has it, or it finished meanwhile
         db.session.rollback()
         return None
-    attempt_number = run.attempt + 1
     config = current_app.config
     attempt = executors.prepare(chrono, config, run)
     max_attempts = (chrono.config or {}).get("max_attempts", config["DEFAULT_MAX_ATTEMPTS"])
