@@ -74,6 +74,7 @@ SETTINGS = {
     "DATABASE_URL": (None, lambda n, v: database_url(v)),
     "REDIS_URL": (None, lambda n, v: v),
     "HUEY_SQLITE_PATH": (None, lambda n, v: v),
+    "QUEUE_NAME": ("chronoflow", lambda n, v: v),
     "SCHEDULER_INTERVAL": ("60", lambda n, v: _int(n, v, low=1, high=3600)),
     "SCHEDULER_BATCH_SIZE": ("1000", lambda n, v: _int(n, v, low=1, high=100_000)),
     "HTTP_REQUEST_TIMEOUT_MS": ("10000", lambda n, v: _int(n, v, low=100, high=600_000)),

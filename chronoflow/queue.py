@@ -43,9 +43,9 @@ class ChronoHuey(Huey):
         if app.config.get("HUEY_STORAGE") is not None:  # tests inject one
             self.storage = app.config["HUEY_STORAGE"]
         elif app.config["REDIS_URL"]:
-            self.storage = UTCRedisStorage(self.name, url=app.config["REDIS_URL"])
+            self.storage = UTCRedisStorage(app.config["QUEUE_NAME"], url=app.config["REDIS_URL"])
         else:
-            self.storage = UTCSqliteStorage(self.name, filename=app.config["HUEY_SQLITE_PATH"])
+            self.storage = UTCSqliteStorage(app.config["QUEUE_NAME"], filename=app.config["HUEY_SQLITE_PATH"])
 
     def create_consumer(self, **options):
         # Huey checks periodic tasks every 60 s, a class constant; the dispatcher

@@ -6,8 +6,9 @@ import time
 
 import psycopg
 import pytest
-import redis
 import requests
+
+from chronoflow.queue import UTCRedisStorage
 
 from .conftest import REDIS_URL
 from .support.stack import Stack
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(params=["embedded", "postgres+redis"])
 def stack(request, tmp_path):
+    cleanups = []
     if request.param == "embedded":
         env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}", "HUEY_SQLITE_PATH": str(tmp_path / "huey.db"),
                "REDIS_URL": ""}
@@ -26,14 +28,22 @@ def stack(request, tmp_path):
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
-        queue_db = REDIS_URL.rsplit("/", 1)[0] + "/14"
-        redis.Redis.from_url(queue_db).flushdb()
-        env = {"DATABASE_URL": admin.rsplit("/", 1)[0] + f"/{name}", "REDIS_URL": queue_db}
+        env = {"DATABASE_URL": admin.rsplit("/", 1)[0] + f"/{name}", "REDIS_URL": REDIS_URL,
+               "QUEUE_NAME": name}  # its own keys: other runs may share this Redis
+
+        def drop():
+            UTCRedisStorage(name, url=REDIS_URL).flush_all()
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        cleanups.append(drop)
     running = Stack(env, tmp_path)
     try:
         yield running.start()
     finally:
         running.stop()
+        for cleanup in cleanups:
+            cleanup()
 
 
 def test_a_chrono_fires_on_time_and_its_history_shows_it(stack, target):
