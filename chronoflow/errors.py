@@ -3,7 +3,7 @@
 No request, however malformed, gets a traceback: an unexpected exception is
 logged and answered as a 500 in the same two shapes.
 """
-from flask import render_template, request
+from flask import current_app, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import api, db
@@ -36,8 +36,6 @@ def handle_http_exception(error):
 def handle_unexpected(exc):
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
-    from flask import current_app
-
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
     return handle_http_exception(InternalServerError())

@@ -1,5 +1,6 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from .. import tasks
@@ -7,16 +8,13 @@ from ..chronos import service
 from ..chronos.schemas import ChronoChanges, ChronoInput, ChronoPage, ChronoSchema, PageArgs, RunPage, RunSchema
 from ..extensions import db
 from ..models import Chrono
-from .errors import validation_failed
+from .errors import get_or_404, validation_failed
 
 blp = Blueprint("Chronos", __name__, url_prefix="/api/chronos", description="Chronos and their runs")
 
 
 def get_chrono(chrono_id):
-    chrono = db.session.get(Chrono, chrono_id)
-    if chrono is None:
-        abort(404, message=f"No chrono with id {chrono_id}.")
-    return chrono
+    return get_or_404(Chrono, chrono_id, _("No chrono with id %(id)s.", id=chrono_id))
 
 
 def committed(chrono):

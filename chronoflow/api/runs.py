@@ -1,8 +1,9 @@
-from flask_smorest import Blueprint, abort
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
 
 from ..chronos.schemas import RunSchema
-from ..extensions import db
 from ..models import ChronoRun
+from .errors import get_or_404
 
 blp = Blueprint("Runs", __name__, url_prefix="/api/runs", description="Runs")
 
@@ -10,7 +11,4 @@ blp = Blueprint("Runs", __name__, url_prefix="/api/runs", description="Runs")
 @blp.route("/<int:run_id>")
 @blp.response(200, RunSchema)
 def get_run(run_id):
-    run = db.session.get(ChronoRun, run_id)
-    if run is None:
-        abort(404, message=f"No run with id {run_id}.")
-    return run
+    return get_or_404(ChronoRun, run_id, _("No run with id %(id)s.", id=run_id))
