@@ -2,7 +2,7 @@
 import sqlite3
 
 from dotenv import load_dotenv
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -30,19 +30,21 @@ def create_app(overrides=None):
     babel.init_app(app, locale_selector=select_locale)
     compile_catalogs()  # .mo files are build output: a fresh clone has only .po
 
-    from . import api, chronos, cli, errors, main, runs, tasks  # noqa: F401 (tasks register with huey)
+    from . import api, channels, chronos, cli, errors, main, runs, tasks, waha  # noqa: F401 (tasks register with huey)
     from .queue import huey
 
     huey.init_app(app)
     api.init_app(app)
     errors.init_app(app)
-    for blueprint in (main.bp, chronos.bp, runs.bp):
+    for blueprint in (main.bp, chronos.bp, runs.bp, waha.bp, channels.bp):
         app.register_blueprint(blueprint)
     cli.register(app)
     return app
 
 
 def select_locale():
+    if not has_request_context():
+        return None  # the worker (a run's messages): the default locale, English
     chosen = request.cookies.get("lang")  # set by the language switch
     if chosen in LOCALES:
         return chosen

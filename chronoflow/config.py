@@ -51,6 +51,12 @@ def _bool(name, value):
     raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
+def _url(name, value):
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
 def database_url(value):
     """SQLAlchemy needs the driver named; people paste plain postgres:// URLs."""
     for prefix in ("postgres://", "postgresql://"):
@@ -69,6 +75,31 @@ def _secret_key(instance_path):
     return path.read_text().strip()
 
 
+def _waha_url(name, value):
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _phone_region(name, value):
+    import phonenumbers
+
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"{name} must be a two-letter country code such as BR or US, got {value!r}")
+    return region
+
+
+def _seconds(name, value):
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not 0 <= number <= 3600:
+        raise ConfigError(f"{name} must be between 0 and 3600, got {value}")
+    return number
+
+
 # name -> (default, parser). A default of None means "unset".
 SETTINGS = {
     "DATABASE_URL": (None, lambda n, v: database_url(v)),
@@ -81,10 +112,24 @@ SETTINGS = {
     "RESPONSE_MAX_BYTES": ("65536", lambda n, v: _int(n, v, low=1024, high=10_485_760)),
     "ALLOWED_METHODS": (",".join(HTTP_METHODS), _methods),
     "DEFAULT_TIMEZONE": ("America/Sao_Paulo", _timezone),
+    "WAHA_BASE_URL": ("http://127.0.0.1:3000", lambda n, v: _waha_url(n, v)),
+    "WAHA_API_KEY": (None, lambda n, v: v),
+    "WAHA_TIMEOUT_MS": ("15000", lambda n, v: _int(n, v, low=1000, high=120_000)),
+    "DEFAULT_PHONE_REGION": ("BR", lambda n, v: _phone_region(n, v)),
+    "MESSAGE_DELAY_MIN_SECONDS": ("30", lambda n, v: _seconds(n, v)),
+    "MESSAGE_DELAY_MAX_SECONDS": ("60", lambda n, v: _seconds(n, v)),
     "DEFAULT_MAX_ATTEMPTS": ("3", lambda n, v: _int(n, v, low=1, high=20)),
     "RETRY_BACKOFF_SECONDS": ("10", lambda n, v: _int(n, v, low=1, high=3600)),
     "RETRY_MAX_BACKOFF_SECONDS": ("600", lambda n, v: _int(n, v, low=1, high=86_400)),
     "RECOVERY_AFTER_SECONDS": ("120", lambda n, v: _int(n, v, low=10, high=86_400)),
+    "MISFIRE_MAX_SKIPPED_ROWS": ("100", lambda n, v: _int(n, v, low=1, high=10_000)),
+    "AUTO_PAUSE_AFTER_FAILURES": ("15", lambda n, v: _int(n, v, low=0, high=10_000)),
+    "ALERT_WEBHOOK_URL": (None, lambda n, v: _url(n, v)),
+    "ALERT_AFTER_FAILURES": ("3", lambda n, v: _int(n, v, low=1, high=10_000)),
+    "RUN_RETENTION_COUNT": ("1000", lambda n, v: _int(n, v, low=0, high=10_000_000)),
+    "RUN_RETENTION_DAYS": ("90", lambda n, v: _int(n, v, low=0, high=36_500)),
+    "PRUNE_BATCH_SIZE": ("500", lambda n, v: _int(n, v, low=1, high=100_000)),
+    "HEALTH_STALE_SECONDS": ("60", lambda n, v: _int(n, v, low=15, high=86_400)),
     "WORKER_THREADS": ("32", lambda n, v: _int(n, v, low=1, high=1024)),
     "SQLALCHEMY_ECHO": ("false", _bool),
 }

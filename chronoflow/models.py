@@ -63,6 +63,10 @@ class Trigger:
     MANUAL = "manual"
 
 
+class PausedReason:
+    FAILURES = "failures"  # AUTO_PAUSE_AFTER_FAILURES failed runs in a row
+
+
 class Chrono(db.Model):
     __tablename__ = "chronos"
 
@@ -87,6 +91,10 @@ class Chrono(db.Model):
     # The dispatcher's cursor: the first occurrence not dispatched yet. Runs are
     # dispatched up to a tick ahead, so the next time it fires is next_occurrence.
     next_run_at = db.Column(UTCDateTime)
+    # Failed runs in a row (a success resets it): drives auto-pause and alerts.
+    consecutive_failures = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    # Why it is paused when ChronoFlow paused it (PausedReason); null when a person did.
+    paused_reason = db.Column(db.String(32))
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -183,3 +191,15 @@ class Channel(db.Model):
 
     def __repr__(self):
         return f"<Channel {self.id} {self.name!r}>"
+
+
+class Heartbeat(db.Model):
+    """The last time a scheduler tick or a worker process was alive: /api/health reads it."""
+
+    __tablename__ = "heartbeats"
+
+    name = db.Column(db.String(200), primary_key=True)  # "scheduler", or "worker:<host>:<pid>"
+    kind = db.Column(db.String(16), nullable=False)  # scheduler | worker
+    beat_at = db.Column(UTCDateTime, nullable=False)
+
+    __table_args__ = (db.Index("ix_heartbeats_kind", "kind", "beat_at"),)

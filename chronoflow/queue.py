@@ -6,11 +6,15 @@ storage. Nothing is kept only here: run rows in the database are the record and
 the recovery sweep re-dispatches whatever the transport loses.
 """
 import calendar
+import logging
+import time
 from datetime import timezone
 
 from huey import Huey
 from huey.consumer import Consumer, Scheduler
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+
+log = logging.getLogger(__name__)
 
 
 # Huey keeps ETAs as naive UTC but turns them into scores with the host's local
@@ -27,6 +31,21 @@ class UTCSqliteStorage(SqliteStorage):
 
     def read_schedule(self, ts):
         return super().read_schedule(ts.replace(tzinfo=timezone.utc))
+
+
+class HeartbeatScheduler(Scheduler):
+    """Huey's scheduler loop (every second, in every consumer) also writes the
+    worker's heartbeat every WORKER_BEAT_SECONDS."""
+
+    _next_beat = 0.0
+
+    def loop(self, now=None):
+        if time.monotonic() >= self._next_beat:
+            from .scheduling.heartbeat import WORKER_BEAT_SECONDS
+
+            self._next_beat = time.monotonic() + WORKER_BEAT_SECONDS
+            self.huey.beat()
+        super().loop(now)
 
 
 class ChronoHuey(Huey):
@@ -47,10 +66,22 @@ class ChronoHuey(Huey):
         else:
             self.storage = UTCSqliteStorage(app.config["QUEUE_NAME"], filename=app.config["HUEY_SQLITE_PATH"])
 
+    def beat(self):
+        """The worker's heartbeat, in the database where /api/health looks for it."""
+        from .extensions import db
+        from .scheduling import heartbeat
+
+        try:
+            with self.flask_app.app_context():
+                heartbeat.beat(heartbeat.worker_name(), heartbeat.WORKER)
+                db.session.commit()
+        except Exception:  # the database is down: health will say so; keep consuming
+            log.exception("could not record the worker heartbeat")
+
     def create_consumer(self, **options):
         # Huey checks periodic tasks every 60 s, a class constant; the dispatcher
         # tick follows SCHEDULER_INTERVAL instead.
-        scheduler = type("TickScheduler", (Scheduler,), {"periodic_task_seconds": self.tick_seconds})
+        scheduler = type("TickScheduler", (HeartbeatScheduler,), {"periodic_task_seconds": self.tick_seconds})
         consumer = type("ChronoConsumer", (Consumer,), {"scheduler_class": scheduler})
         return consumer(self, **options)
 

@@ -10,7 +10,7 @@ from datetime import timezone
 from .extensions import db
 from .models import utcnow
 from .queue import huey
-from .scheduling import dispatch, recovery, runner
+from .scheduling import dispatch, heartbeat, recovery, retention, runner, streaks
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,15 @@ def _every_tick(_now):
 @in_app_context
 def dispatch_tick():
     dispatch_due()
-    lost = recovery.recover_lost_runs()
+    alerts = []
+    lost = recovery.recover_lost_runs(alerts=alerts)
+    retention.prune_runs()
+    # The last successful tick is what /api/health reports.
+    heartbeat.beat(heartbeat.SCHEDULER, heartbeat.SCHEDULER)
     db.session.commit()
     enqueue_runs_now(lost)
+    for alert in alerts:
+        streaks.send_alert(alert)
 
 
 @huey.task(name="execute_run")
@@ -61,7 +67,9 @@ def dispatch_due(chrono_id=None, now=None):
     limit = config["SCHEDULER_BATCH_SIZE"]
     total = 0
     while True:
-        runs, claimed = dispatch.dispatch_batch(now, until, limit, chrono_id=chrono_id)
+        runs, claimed = dispatch.dispatch_batch(
+            now, until, limit, chrono_id=chrono_id, max_skipped_rows=config["MISFIRE_MAX_SKIPPED_ROWS"]
+        )
         db.session.commit()
         enqueue_runs(runs)
         total += len(runs)

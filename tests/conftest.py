@@ -20,6 +20,7 @@ from chronoflow import create_app
 from chronoflow.extensions import db
 from chronoflow.queue import UTCRedisStorage, UTCSqliteStorage, huey
 
+from .support.fake_waha import FakeWaha
 from .support.target import TargetServer
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -126,6 +127,15 @@ def client(app):
 @pytest.fixture
 def target():
     server = TargetServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_waha():
+    """A fake WAHA on 127.0.0.1 (tests/support/fake_waha.py); core mode, key "test-key".
+    Point an app at it with app.config.update(fake_waha.settings())."""
+    server = FakeWaha()
     yield server
     server.close()
 

@@ -204,9 +204,16 @@ def test_delete_removes_the_chrono_and_its_runs(client):
 
 
 def test_health_reports_database_and_queue(client):
+    # The scheduler and worker parts: tests/test_reliability_health.py
+    from chronoflow.scheduling import heartbeat
+
+    heartbeat.beat("scheduler", "scheduler")
+    heartbeat.beat("worker:test", "worker")
+    db.session.commit()
     response = client.get("/api/health")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "queue": "ok"}
+    body = response.get_json()
+    assert (body["status"], body["database"], body["queue"]) == ("ok", "ok", "ok")
 
 
 def test_health_is_503_when_the_queue_is_down(client, monkeypatch):

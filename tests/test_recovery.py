@@ -63,3 +63,16 @@ def test_a_running_run_within_its_timeout_is_left_alone(make_chrono):
     chrono = make_chrono(config={"timeout_ms": 600_000})
     run_row(chrono, RunStatus.RUNNING, timedelta(minutes=5), attempt=1, started_at=utcnow() - timedelta(minutes=5))
     assert recover_lost_runs() == []
+
+
+def test_a_paced_message_run_is_not_taken_for_dead(app, make_chrono):
+    from chronoflow.models import Channel
+
+    channel = Channel(name="loja", session="default")
+    db.session.add(channel)
+    db.session.commit()
+    chrono = make_chrono(target_type="MESSAGE", url=None, channel_id=channel.id, message_template="Oi",
+                         recipients=[f"+55 11 98765-43{n:02d}" for n in range(5)], config={"timeout_ms": 1000})
+    # Five messages 30-60 s apart take minutes: five minutes in, it is still at work.
+    run_row(chrono, RunStatus.RUNNING, timedelta(minutes=5), attempt=1, started_at=utcnow() - timedelta(minutes=5))
+    assert recover_lost_runs() == []

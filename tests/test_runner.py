@@ -180,3 +180,18 @@ def test_a_task_that_arrives_far_too_early_comes_back_later(make_chrono, target)
     assert time.monotonic() - started < 1
     assert 28 < delay <= 30
     assert reload(run_id).status == "pending" and target.received() == []
+
+
+def test_the_outcome_of_an_attempt_given_up_for_dead_is_not_kept(make_chrono):
+    from chronoflow.executors.outcome import Outcome
+    from chronoflow.scheduling.runner import record_outcome
+
+    run_id = scheduled_run(make_chrono())
+    run = reload(run_id)
+    run.status, run.attempt = RunStatus.RUNNING, 2  # the sweep retried it: attempt 2 owns it now
+    db.session.commit()
+
+    late = Outcome(ok=False, error="from the worker that was thought dead", retryable=True)
+    assert record_outcome(run_id, 1, utcnow(), late, max_attempts=3) is None
+    run = reload(run_id)
+    assert (run.status, run.attempt, run.error_message) == ("running", 2, None)

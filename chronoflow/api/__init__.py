@@ -1,6 +1,6 @@
 """The JSON API under /api, documented as OpenAPI 3 at /api/openapi.json."""
 from ..extensions import api, csrf
-from . import chronos, health, runs
+from . import channels, chronos, health, runs, waha
 
 
 def init_app(app):
@@ -10,6 +10,6 @@ def init_app(app):
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api.init_app(app)
-    for blueprint in (chronos.blp, runs.blp, health.blp):
+    for blueprint in (chronos.blp, runs.blp, health.blp, channels.blp, waha.blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # the API takes JSON from programs, not forms

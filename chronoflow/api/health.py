@@ -4,14 +4,26 @@ from sqlalchemy import text
 
 from ..extensions import db
 from ..queue import huey
+from ..scheduling import heartbeat
 
 blp = Blueprint("Health", __name__, url_prefix="/api/health", description="Liveness of the service")
+
+BEAT_STATES = ["ok", "stale", "missing", "unknown"]
 
 
 class HealthSchema(Schema):
     status = fields.String(metadata={"enum": ["ok", "degraded"]})
-    database = fields.String()
-    queue = fields.String()
+    database = fields.String(metadata={"description": "ok, or error: <kind>"})
+    queue = fields.String(metadata={"description": "ok, or error: <kind> (Redis or the SQLite queue file)"})
+    scheduler = fields.String(metadata={
+        "enum": BEAT_STATES,
+        "description": "the dispatcher tick: ok, stale (no tick for SCHEDULER_INTERVAL + HEALTH_STALE_SECONDS), "
+                       "missing (never ticked), unknown (database down)"})
+    last_tick_at = fields.AwareDateTime(allow_none=True)
+    worker = fields.String(metadata={
+        "enum": BEAT_STATES,
+        "description": "the newest worker heartbeat: ok, stale (older than HEALTH_STALE_SECONDS), missing, unknown"})
+    last_worker_heartbeat_at = fields.AwareDateTime(allow_none=True)
 
 
 def _check(probe):
@@ -30,11 +42,27 @@ def _queue_probe():
         huey.storage.queue_size()
 
 
+def report():
+    """What /api/health says; healthy only when every part can do its job."""
+    result = {"database": _check(lambda: db.session.execute(text("SELECT 1"))), "queue": _check(_queue_probe)}
+    beats = {"scheduler": ("unknown", None), "worker": ("unknown", None)}
+    if result["database"] == "ok":
+        try:
+            beats = {kind: heartbeat.freshness(kind) for kind in beats}
+        except Exception:  # the database went away between the two queries
+            db.session.rollback()
+    else:
+        db.session.rollback()
+    result["scheduler"], result["last_tick_at"] = beats["scheduler"]
+    result["worker"], result["last_worker_heartbeat_at"] = beats["worker"]
+    healthy = all(result[part] == "ok" for part in ("database", "queue", "scheduler", "worker"))
+    result["status"] = "ok" if healthy else "degraded"
+    return result, healthy
+
+
 @blp.route("")
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="The service cannot do its job")
 def health():
-    report = {"database": _check(lambda: db.session.execute(text("SELECT 1"))), "queue": _check(_queue_probe)}
-    healthy = all(value == "ok" for value in report.values())
-    report["status"] = "ok" if healthy else "degraded"
-    return report, (200 if healthy else 503)
+    result, healthy = report()
+    return result, (200 if healthy else 503)

@@ -36,8 +36,12 @@ class ChronoForm(FlaskForm):
                                  default="json")
     payload = TextAreaField(_l("Body"))
     channel_id = SelectField(_l("WhatsApp channel"), coerce=str)
-    message_template = TextAreaField(_l("Message"))
-    recipients = TextAreaField(_l("Recipients"), description=_l("One phone number or group per line"))
+    message_template = TextAreaField(_l("Message"), description=_l(
+        "You can use {{ chrono }}, {{ date }}, {{ time }}, {{ weekday }}, {{ recipient }} (and {{ date_en }}, "
+        "{{ time_en }}, {{ weekday_en }} in English): they are filled in when it is sent."))
+    recipients = TextAreaField(_l("Recipients"), description=_l(
+        "One per line: a phone number as you would write it (+55 11 98765-4321, or 11 98765-4321 for Brazil), "
+        "or a group id ending in @g.us"))
     is_active = BooleanField(_l("Active"), default=True)
     timeout_ms = StringField(_l("Timeout (ms)"))
     max_attempts = StringField(_l("Attempts"), description=_l("Tries in all, the first one included"))
@@ -54,6 +58,8 @@ class ChronoForm(FlaskForm):
     def for_chrono(cls, chrono, **kwargs):
         """The form filled with an existing chrono (what the person typed, not what we derived)."""
         form = cls(obj=chrono, **kwargs)
+        # Settings the form has no field for (misfire_policy...) survive an edit.
+        form.kept_config = {k: v for k, v in (chrono.config or {}).items() if k not in CONFIG_FIELDS}
         if not form.is_submitted():
             form.headers.data = json.dumps(chrono.headers, indent=2, ensure_ascii=False) if chrono.headers else ""
             form.payload_format.data, form.payload.data = payload_text(chrono.payload)
@@ -97,7 +103,7 @@ class ChronoForm(FlaskForm):
                     config[name] = int(text)
                 else:
                     getattr(self, name).errors.append(_("Must be a whole number."))
-        data["config"] = config
+        data["config"] = {**getattr(self, "kept_config", {}), **config}
         return data
 
     def _json(self, field, message, default):

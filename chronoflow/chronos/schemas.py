@@ -24,8 +24,13 @@ from marshmallow import (
 )
 
 from .. import schedules
+from ..waha import phones
+from ..waha import template as message_template
 from ..i18n import _m, normalize_locale
-from ..models import TargetType
+from ..models import PausedReason, TargetType
+
+MISFIRE_POLICIES = ("coalesce", "skip")
+OVERLAP_POLICIES = ("allow", "skip")
 
 # RFC 9110 token: what a header name may contain.
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -69,6 +74,21 @@ class RunConfig(Input):
     max_attempts = _int(1, 20)
     retry_backoff_s = _int(1, 3600)
     max_backoff_s = _int(1, 86_400)
+    # Reliability policies (see README "How runs work").
+    misfire_policy = _text(
+        validate=validate.OneOf(MISFIRE_POLICIES, error=_m("Must be coalesce or skip.")),
+        metadata={"enum": list(MISFIRE_POLICIES),
+                  "description": "after downtime: coalesce (default) fires the first missed occurrence "
+                                 "once; skip fires none. Either way every missed one is recorded."},
+    )
+    overlap_policy = _text(
+        validate=validate.OneOf(OVERLAP_POLICIES, error=_m("Must be allow or skip.")),
+        metadata={"enum": list(OVERLAP_POLICIES),
+                  "description": "when the previous run is still running: allow, or skip (recorded). "
+                                 "Default: skip when the schedule is faster than the timeout."},
+    )
+    auto_pause_after = _int(0, 10_000, metadata={
+        "description": "pause after this many failed runs in a row (0: never); default AUTO_PAUSE_AFTER_FAILURES"})
 
 
 class ChronoInput(Input):
@@ -157,6 +177,20 @@ class ChronoInput(Input):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError(_("Must be an http:// or https:// URL with a host."))
 
+    @validates("message_template")
+    def _message_template(self, value, **kwargs):
+        if value:
+            try:
+                message_template.check(value)
+            except message_template.MessageTemplateError as exc:
+                raise ValidationError(str(exc)) from None
+
+    @validates("recipients")
+    def _recipients(self, value, **kwargs):
+        _, problems = phones.parse_recipients(value, current_app.config["DEFAULT_PHONE_REGION"])
+        if problems:
+            raise ValidationError(problems)
+
     @validates("headers")
     def _headers(self, value, **kwargs):
         if len(value) > MAX_HEADERS:
@@ -235,6 +269,11 @@ class ChronoSchema(Schema):
     recipients = fields.List(fields.String())
     last_run_at = fields.AwareDateTime(allow_none=True)
     last_run_status = fields.String(allow_none=True)
+    consecutive_failures = fields.Integer(metadata={"description": "failed runs in a row"})
+    paused_reason = fields.String(allow_none=True, metadata={
+        "enum": [PausedReason.FAILURES, None],
+        "description": "why ChronoFlow paused it ('failures': too many failed runs in a row); "
+                       "null when running or paused by a person"})
     next_run_at = fields.AwareDateTime(allow_none=True, attribute="next_occurrence",
                                        metadata={"description": "when it fires next; null while paused"})
     created_at = fields.AwareDateTime()

@@ -53,6 +53,9 @@ def resume(chrono, now=None):
     """Continue from now: occurrences missed while paused are not replayed."""
     if not chrono.is_active:
         chrono.is_active = True
+        # A fresh start: an auto-paused chrono gets its full failure allowance again.
+        chrono.paused_reason = None
+        chrono.consecutive_failures = 0
         _reschedule(chrono, now)
     return chrono
 

@@ -1,13 +1,26 @@
 """Picks the executor for a chrono's target type and snapshots what it needs."""
+from datetime import timedelta
 from functools import partial
 
 from ..models import TargetType
-from . import http
+from . import http, message
 from .outcome import Outcome
 
 # The same on every attempt of one occurrence, so receivers can deduplicate.
 RUN_ID_HEADER = "X-ChronoFlow-Run-Id"
 SCHEDULED_FOR_HEADER = "X-ChronoFlow-Scheduled-For"
+
+
+def longest_attempt(chrono, config):
+    """How long one attempt may take at most: past it, whoever runs it is gone.
+
+    A webhook is bounded by its timeout; a message run by its pacing, message
+    after message, which can take minutes.
+    """
+    timeout_s = (chrono.config or {}).get("timeout_ms", config["HTTP_REQUEST_TIMEOUT_MS"]) / 1000
+    if chrono.target_type == TargetType.MESSAGE:
+        return timedelta(seconds=max(timeout_s, message.expected_duration_s(chrono, config)))
+    return timedelta(seconds=timeout_s)
 
 
 def prepare(chrono, config, run=None):
@@ -35,6 +48,8 @@ def prepare(chrono, config, run=None):
             max_bytes=config["RESPONSE_MAX_BYTES"],
         )
         return partial(http.send, request)
+    if chrono.target_type == TargetType.MESSAGE:
+        return message.prepare(chrono, config, run)
     outcome = Outcome.failure(
         "unsupported", f"Target type {chrono.target_type} cannot be delivered by this version", retryable=False
     )

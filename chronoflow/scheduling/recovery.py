@@ -10,13 +10,18 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select
 
+from .. import executors
 from ..extensions import db
 from ..models import ChronoRun, RunStatus, utcnow
+from . import streaks
 from .runner import may_retry
 
 
-def recover_lost_runs(now=None, limit=1000):
-    """Run ids to enqueue again. Flushes, does not commit."""
+def recover_lost_runs(now=None, limit=1000, alerts=None):
+    """Run ids to enqueue again. Flushes, does not commit.
+
+    Alerts for runs this sweep fails are appended to `alerts`, to send after the commit.
+    """
     now = now or utcnow()
     config = current_app.config
     grace = timedelta(seconds=config["RECOVERY_AFTER_SECONDS"])
@@ -37,9 +42,7 @@ def recover_lost_runs(now=None, limit=1000):
         if run.status != RunStatus.RUNNING:
             again.append(run.id)  # its task vanished before it started
             continue
-        timeout = timedelta(
-            milliseconds=(run.chrono.config or {}).get("timeout_ms", config["HTTP_REQUEST_TIMEOUT_MS"])
-        )
+        timeout = executors.longest_attempt(run.chrono, config)
         if run.started_at > now - timeout - grace:
             continue  # may still be running
         # The worker died mid-call. That attempt counts; retry if any are left.
@@ -54,5 +57,8 @@ def recover_lost_runs(now=None, limit=1000):
             run.status = RunStatus.FAILED
             run.finished_at = now
             run.chrono.last_run_status = RunStatus.FAILED
+            alert = streaks.record_final(run, now)
+            if alert and alerts is not None:
+                alerts.append(alert)
     db.session.flush()
     return again

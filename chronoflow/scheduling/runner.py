@@ -9,11 +9,14 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, update
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
 
 from .. import executors
 from ..extensions import db
 from ..models import ChronoRun, RunStatus, Trigger, utcnow
+from ..schedules import next_fire_time
+from . import streaks
 
 # Tasks are dispatched this much before their time and wait for the exact
 # moment here: Huey's schedule pops ETAs up to a second late.
@@ -29,6 +32,10 @@ def execute_run(run_id, sleep=time.sleep):
     chrono = run.chrono
     if run.trigger == Trigger.SCHEDULE and not chrono.is_active:
         _finish_without_running(run, "The chrono was paused before this run started.")
+        return None
+
+    if run.trigger == Trigger.SCHEDULE and run.attempt == 0 and overlaps(run):
+        _skip_overlapping(run)
         return None
 
     wait = (run.scheduled_for - utcnow()).total_seconds()
@@ -65,8 +72,13 @@ def execute_run(run_id, sleep=time.sleep):
 
 
 def record_outcome(run_id, attempt_number, started, outcome, max_attempts):
-    run = db.session.get(ChronoRun, run_id)
+    run = db.session.get(ChronoRun, run_id, with_for_update=True)
     if run is None:  # the chrono was deleted while its target was being called
+        db.session.rollback()
+        return None
+    if run.status != RunStatus.RUNNING or run.attempt != attempt_number:
+        # The recovery sweep gave this run up for dead and another attempt took
+        # it: that attempt's outcome is the one to keep.
         db.session.rollback()
         return None
     now = utcnow()
@@ -101,7 +113,9 @@ def record_outcome(run_id, attempt_number, started, outcome, max_attempts):
     run.result = result
     run.chrono.last_run_at = run.started_at
     run.chrono.last_run_status = run.status
+    alert = streaks.record_final(run, now) if retry_delay is None else None
     db.session.commit()
+    streaks.send_alert(alert)
     return retry_delay
 
 
@@ -121,6 +135,54 @@ def backoff_seconds(chrono, attempt_number, retry_after_s=None):
     if retry_after_s is not None:
         delay = max(delay, min(retry_after_s, cap))
     return delay
+
+
+def overlap_policy(chrono, config=None):
+    """"allow" or "skip"; unset: skip when occurrences come faster than the timeout,
+    since then one slow target would otherwise pile up calls."""
+    chosen = (chrono.config or {}).get("overlap_policy")
+    if chosen:
+        return chosen
+    config = config or current_app.config
+    timeout = executors.longest_attempt(chrono, config)
+    now = utcnow()
+    first = next_fire_time(chrono.cron, chrono.timezone, now)
+    interval = next_fire_time(chrono.cron, chrono.timezone, first) - first
+    return "skip" if interval < timeout else "allow"
+
+
+def overlaps(run):
+    """True when the chrono's policy says skip and another of its runs is mid-call."""
+    if overlap_policy(run.chrono) != "skip":
+        return False
+    config = current_app.config
+    timeout = executors.longest_attempt(run.chrono, config)
+    # A run "running" for longer than its timeout lost its worker: the recovery
+    # sweep deals with it, and it must not block the chrono meanwhile.
+    alive_since = utcnow() - timeout - timedelta(seconds=5)
+    other = db.session.scalar(
+        select(ChronoRun.id)
+        .where(ChronoRun.chrono_id == run.chrono_id, ChronoRun.id != run.id,
+               ChronoRun.status == RunStatus.RUNNING, ChronoRun.started_at > alive_since)
+        .limit(1)
+    )
+    return other is not None
+
+
+def _skip_overlapping(run):
+    # Conditional, like the claim: a run another worker took meanwhile is not touched.
+    db.session.execute(
+        update(ChronoRun)
+        .where(ChronoRun.id == run.id, ChronoRun.status == RunStatus.PENDING)
+        .values(
+            status=RunStatus.SKIPPED,
+            finished_at=utcnow(),
+            error_message=_("Skipped: the previous run was still running (overlap policy: skip)."),
+            result={**(run.result or {}), "error_code": "overlap"},
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
 
 
 def _finish_without_running(run, reason):

@@ -25,6 +25,8 @@ Fixtures
                with UPDATE_SCREENSHOTS=1 also copied to docs/screenshots/<name>.png.
                docs=False keeps a screenshot out of docs/.
   target       (tests/conftest.py) a real HTTP server on 127.0.0.1 to point chronos at.
+  live_waha    the fake WAHA that live_stack's WAHA_BASE_URL points at (session-wide:
+               call live_waha.reset() first); messages are paced 0.2-0.4 s apart.
 
 Every page also checks, when its test ends, that it raised no uncaught JavaScript
 error and asked nothing of another machine (the dashboard must work offline: such
@@ -41,6 +43,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+from ..support.fake_waha import FakeWaha
 from ..support.stack import ROOT, Stack
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -86,7 +89,16 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="session")
-def live_stack(tmp_path_factory):
+def live_waha():
+    """The fake WAHA (tests/support/fake_waha.py) live_stack talks to; shared, so a
+    test that uses it calls live_waha.reset() first."""
+    server = FakeWaha(api_key="live-key", start_delay=0.5)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory, live_waha):
     folder = tmp_path_factory.mktemp("live_stack")
     stack = Stack(
         {
@@ -94,6 +106,10 @@ def live_stack(tmp_path_factory):
             "HUEY_SQLITE_PATH": str(folder / "huey.db"),
             "REDIS_URL": "",  # "" is the default: the embedded queue
             "SCHEDULER_INTERVAL": "",
+            # WhatsApp goes to the fake WAHA, with a short pause between messages.
+            **live_waha.settings(),
+            "MESSAGE_DELAY_MIN_SECONDS": "0.2",
+            "MESSAGE_DELAY_MAX_SECONDS": "0.4",
         },
         folder,
     )

@@ -1,0 +1,131 @@
+"""WhatsApp sessions on the WAHA server, through ChronoFlow (WAHA's key stays here)."""
+import base64
+
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields
+
+from ..chronos.schemas import Input, messages
+from ..i18n import _m
+from ..waha import service
+from ..waha.client import SessionNotFound, SessionNotReady, WahaError, WahaUnreachable
+from ..waha.phones import RecipientError, parse_recipient
+
+blp = Blueprint("WhatsApp sessions", __name__, url_prefix="/api/waha/sessions",
+                description="WhatsApp sessions (linked numbers) on the WAHA server")
+
+
+class SessionSchema(Schema):
+    name = fields.String()
+    status = fields.String(metadata={"enum": ["STOPPED", "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED"]})
+    phone = fields.String(allow_none=True, metadata={"description": "the linked number when WORKING"})
+    push_name = fields.String(allow_none=True)
+    engine = fields.String(allow_none=True)
+
+
+class SessionCreate(Input):
+    name = fields.String(load_default="default", error_messages=messages(invalid=_m("Must be text.")))
+    start = fields.Boolean(load_default=True, error_messages=messages(invalid=_m("Must be true or false.")))
+
+
+class PairingCodeInput(Input):
+    phone_number = fields.String(required=True, error_messages=messages(invalid=_m("Must be text.")))
+
+
+class QrSchema(Schema):
+    mimetype = fields.String()
+    data = fields.String(metadata={"description": "base64 PNG"})
+
+
+class CodeSchema(Schema):
+    code = fields.String()
+
+
+def waha_failed(exc):
+    """WAHA's problem in /api's error shape: 404 no such session, 409 not connected,
+    503 unreachable, 502 anything else WAHA (or its key) got wrong."""
+    if isinstance(exc, SessionNotFound):
+        abort(404, message=str(exc))
+    if isinstance(exc, SessionNotReady):
+        abort(409, message=str(exc))
+    abort(503 if isinstance(exc, WahaUnreachable) else 502, message=str(exc))
+
+
+def checked(name):
+    problem = service.name_problem(name)
+    if problem:
+        abort(422, message=problem, errors={"json": {"name": [problem]}})
+    return name
+
+
+@blp.route("")
+@blp.response(200, SessionSchema(many=True))
+def list_sessions():
+    try:
+        return [session.as_json() for session in service.client().list_sessions()]
+    except WahaError as exc:
+        waha_failed(exc)
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(SessionCreate)
+@blp.response(201, SessionSchema)
+def create_session(values):
+    try:
+        return service.client().create_session(checked(values["name"]), start=values["start"]).as_json()
+    except WahaError as exc:
+        waha_failed(exc)
+
+
+@blp.route("/<name>")
+@blp.response(200, SessionSchema)
+def get_session(name):
+    try:
+        return service.client().get_session(checked(name)).as_json()
+    except WahaError as exc:
+        waha_failed(exc)
+
+
+@blp.route("/<name>", methods=["DELETE"])
+@blp.response(204)
+def delete_session(name):
+    try:
+        service.client().delete(checked(name))
+    except WahaError as exc:
+        waha_failed(exc)
+
+
+@blp.route("/<name>/<any(start, stop, restart, logout):action>", methods=["POST"])
+@blp.response(200, SessionSchema)
+def session_action(name, action):
+    try:
+        return getattr(service.client(), action)(checked(name)).as_json()
+    except WahaError as exc:
+        waha_failed(exc)
+
+
+@blp.route("/<name>/qr")
+@blp.response(200, QrSchema)
+def qr(name):
+    """The QR code to scan while the session is SCAN_QR_CODE (409 otherwise)."""
+    try:
+        png = service.client().qr_png(checked(name))
+    except WahaError as exc:
+        waha_failed(exc)
+    return {"mimetype": "image/png", "data": base64.b64encode(png).decode()}
+
+
+@blp.route("/<name>/pairing-code", methods=["POST"])
+@blp.arguments(PairingCodeInput)
+@blp.response(200, CodeSchema)
+def pairing_code(values, name):
+    """A code to type in WhatsApp (Linked devices > Link with phone number) instead of scanning."""
+    from flask import current_app
+
+    try:
+        recipient = parse_recipient(values["phone_number"], current_app.config["DEFAULT_PHONE_REGION"])
+    except RecipientError as exc:
+        abort(422, message=str(exc), errors={"json": {"phone_number": [str(exc)]}})
+    try:
+        return {"code": service.client().request_code(checked(name), recipient.phone)}
+    except WahaError as exc:
+        waha_failed(exc)

@@ -1,0 +1,212 @@
+"""The MESSAGE executor: one WhatsApp text per recipient, through WAHA, paced.
+
+Each recipient's outcome is written to the run's `result["recipients"]` as soon
+as it is known (not only at the end), so a retry, or a worker that takes over
+after a crash, never sends again to someone who already got the message.
+Messages are spaced by a random delay (MESSAGE_DELAY_MIN/MAX_SECONDS): WAHA
+sends at once whatever it is given, and WhatsApp bans numbers that send at
+machine-regular intervals (shared/waha-api.md §9).
+"""
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import ChronoRun, RunStatus, utcnow
+from ..waha import template
+from ..waha.client import SessionNotReady, WahaClient, WahaError
+from ..waha.phones import RecipientError, parse_recipient
+from .outcome import Outcome
+
+SENT, FAILED, NOT_SENT = "sent", "failed", "not_sent"
+
+
+@dataclass(frozen=True)
+class MessageJob:
+    """Plain values, taken before the call: no transaction stays open while we wait."""
+
+    chrono_name: str
+    timezone: str
+    scheduled_for: datetime
+    session: str | None  # None: the chrono's channel is gone or disabled
+    template: str
+    entries: tuple
+    region: str
+    delay_s: tuple  # (min, max)
+    waha: dict  # base_url, api_key, timeout_s
+    run_id: int | None = None
+
+
+def prepare(chrono, config, run=None):
+    job = job_for(chrono, config, run)
+    return lambda: send(job, WahaClient(**job.waha), RunProgress(job.run_id))
+
+
+def job_for(chrono, config, run=None):
+    channel = chrono.channel
+    return MessageJob(
+        chrono_name=chrono.name,
+        timezone=chrono.timezone,
+        scheduled_for=run.scheduled_for if run is not None else utcnow(),
+        session=channel.session if channel is not None and channel.is_active else None,
+        template=chrono.message_template or "",
+        entries=tuple(chrono.recipients or ()),
+        region=config["DEFAULT_PHONE_REGION"],
+        delay_s=(config["MESSAGE_DELAY_MIN_SECONDS"], config["MESSAGE_DELAY_MAX_SECONDS"]),
+        waha={"base_url": config["WAHA_BASE_URL"], "api_key": config.get("WAHA_API_KEY"),
+              "timeout_s": config["WAHA_TIMEOUT_MS"] / 1000},
+        run_id=run.id if run is not None else None,
+    )
+
+
+def expected_duration_s(chrono, config):
+    """How long a run of this chrono may take at most, pacing included (for whoever
+    decides that a running run's worker died)."""
+    per_message = config["MESSAGE_DELAY_MAX_SECONDS"] + 3 * config["WAHA_TIMEOUT_MS"] / 1000
+    return len(chrono.recipients or ()) * per_message
+
+
+class RunProgress:
+    """Per-recipient outcomes kept on the run row, written after every recipient.
+
+    A write only lands while this attempt still owns the run (same attempt
+    number, still running): if another worker took the run over, we stop.
+    """
+
+    def __init__(self, run_id):
+        self.run_id = run_id
+        self.attempt = None
+
+    def load(self):
+        """{entry: record} from earlier attempts."""
+        if self.run_id is None:
+            return {}
+        row = db.session.execute(
+            select(ChronoRun.attempt, ChronoRun.result).where(ChronoRun.id == self.run_id)
+        ).one_or_none()
+        db.session.commit()
+        if row is None:
+            return {}
+        self.attempt = row.attempt
+        return {item.get("to"): item for item in (row.result or {}).get("recipients", []) if isinstance(item, dict)}
+
+    def save(self, records):
+        if self.run_id is None:
+            return True
+        current = db.session.scalar(select(ChronoRun.result).where(ChronoRun.id == self.run_id))
+        changed = db.session.execute(
+            update(ChronoRun)
+            .where(ChronoRun.id == self.run_id, ChronoRun.attempt == self.attempt,
+                   ChronoRun.status == RunStatus.RUNNING)
+            .values(result={**(current or {}), "recipients": records})
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        return changed == 1
+
+
+def send(job, client, progress, sleep=time.sleep):
+    started = time.monotonic()
+    previous = progress.load()
+    records = [_carry_over(entry, previous.get(entry)) for entry in job.entries]
+
+    def finish(outcome_error=None, code=None, retryable=False):
+        return _outcome(records, started, outcome_error, code, retryable)
+
+    if job.session is None:
+        return finish("The chrono's WhatsApp channel was deleted or disabled: choose another channel.",
+                      "channel", retryable=False)
+    try:
+        session = client.get_session(job.session)
+        if not session.working:
+            raise SessionNotReady(job.session, session.status)
+    except WahaError as exc:
+        return finish(str(exc), _code(exc), exc.retryable)
+
+    attempt = progress.attempt
+    sent_now = 0
+    for index, entry in enumerate(job.entries):
+        record = records[index]
+        if record["status"] == SENT:
+            continue  # an earlier attempt delivered it
+        if sent_now:
+            low, high = sorted(job.delay_s)
+            sleep(random.uniform(low, high))  # never a fixed interval: see the module's docstring
+            if not progress.save(records):  # still ours after the pause? else the new owner sends
+                return finish("Another worker took over this run.", "superseded")
+        try:
+            recipient = parse_recipient(entry, job.region)
+            values = template.variables(job.chrono_name, job.scheduled_for, job.timezone,
+                                        recipient.label, "+" + recipient.phone if recipient.phone else "")
+            text = template.render(job.template, values)
+        except (RecipientError, template.MessageTemplateError) as exc:
+            records[index] = _record(entry, FAILED, attempt, error=str(exc), code="invalid")
+            if not progress.save(records):
+                return finish("Another worker took over this run.", "superseded")
+            continue
+        try:
+            chat_id = recipient.chat_id
+            if not recipient.is_group:
+                # Sending to a number that is not on WhatsApp is a bot signal (and a
+                # 500 from some engines); check-exists also gives the chat id to use.
+                chat_id = client.check_exists(job.session, recipient.phone)
+            if chat_id is None:
+                records[index] = _record(entry, FAILED, attempt, label=recipient.label,
+                                         error="This number is not on WhatsApp.", code="not_on_whatsapp")
+            else:
+                message_id = client.send_text(job.session, chat_id, text)
+                records[index] = _record(entry, SENT, attempt, label=recipient.label, chat_id=chat_id,
+                                         message_id=message_id)
+                sent_now += 1
+        except WahaError as exc:
+            records[index] = _record(entry, FAILED, attempt, label=recipient.label, error=str(exc),
+                                     code=_code(exc), retryable=exc.retryable)
+            if isinstance(exc, SessionNotReady) or _code(exc) in ("unreachable", "unauthorized", "session"):
+                # The session itself is down: the others would fail the same way.
+                progress.save(records)
+                return finish(str(exc), _code(exc), exc.retryable)
+        if not progress.save(records):
+            return finish("Another worker took over this run.", "superseded")
+    return finish()
+
+
+def _carry_over(entry, earlier):
+    if earlier and earlier.get("status") == SENT:
+        return earlier
+    return _record(entry, NOT_SENT, earlier.get("attempt") if earlier else None,
+                   error=earlier.get("error") if earlier else None)
+
+
+def _record(entry, status, attempt, label=None, chat_id=None, message_id=None, error=None, code=None,
+            retryable=False):
+    return {"to": entry, "label": label or entry, "status": status, "chat_id": chat_id, "message_id": message_id,
+            "error": error, "error_code": code, "retryable": retryable, "attempt": attempt,
+            "at": utcnow().isoformat()}
+
+
+def _code(exc):
+    return {"WahaUnreachable": "unreachable", "WahaUnauthorized": "unauthorized", "SessionNotFound": "session",
+            "SessionNotReady": "session_not_ready"}.get(exc.__class__.__name__, "waha")
+
+
+def _outcome(records, started, error=None, code=None, retryable=False):
+    duration = int((time.monotonic() - started) * 1000)
+    total = len(records)
+    sent = [r for r in records if r["status"] == SENT]
+    result = {"recipients": records}
+    summary = f"Sent to {len(sent)} of {total} recipients."
+    if error is None and len(sent) == total:
+        return Outcome(ok=True, duration_ms=duration, snippet=summary, result=result)
+    if error is None:
+        problems = [f"{r['label']}: {r['error'] or 'not sent'}" for r in records if r["status"] != SENT]
+        retryable = any(r["retryable"] for r in records if r["status"] == FAILED)
+        code = "partial" if sent else "not_sent"
+        error = (f"Sent to {len(sent)} of {total} recipients; not sent to " if sent
+                 else f"Not sent to any of the {total} recipients: ") + "; ".join(problems)
+    elif sent:
+        error = f"{error} (sent to {len(sent)} of {total} recipients before that)"
+    return Outcome(ok=False, duration_ms=duration, snippet=summary, error=error[:2000], error_code=code,
+                   retryable=retryable, result=result)

@@ -1,0 +1,96 @@
+"""Failed runs in a row: auto-pause after too many, alerts when a chrono starts
+failing and when it recovers.
+
+record_final() runs in the transaction that gives a run its final status, and
+returns the alert to send, if any; the caller sends it after the commit, so a
+slow alert receiver never holds a database lock.
+"""
+import logging
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from ..executors import http
+from ..extensions import db
+from ..models import PausedReason, RunStatus
+
+log = logging.getLogger(__name__)
+
+
+def auto_pause_limit(chrono):
+    """Failed runs in a row that pause the chrono; 0 means never."""
+    return (chrono.config or {}).get("auto_pause_after", current_app.config["AUTO_PAUSE_AFTER_FAILURES"])
+
+
+def record_final(run, now=None):
+    """Update the chrono's failure streak for a run that just became final.
+
+    Returns an alert payload (a dict) to send after the commit, or None.
+    Skipped and cancelled runs leave the streak as it is: nothing was learned.
+    """
+    if run.status not in (RunStatus.SUCCESS, RunStatus.FAILED):
+        return None
+    chrono = run.chrono
+    # Two runs of one chrono may finish at once: count under the chrono's row lock
+    # (flushed first: the refresh would forget changes the caller made).
+    db.session.flush()
+    db.session.refresh(chrono, with_for_update=True)
+    threshold = current_app.config["ALERT_AFTER_FAILURES"]
+    previous = chrono.consecutive_failures or 0
+    if run.status == RunStatus.SUCCESS:
+        chrono.consecutive_failures = 0
+        return _alert("recovered", chrono, run, previous) if previous >= threshold else None
+
+    failures = chrono.consecutive_failures = previous + 1
+    limit = auto_pause_limit(chrono)
+    if limit and failures >= limit and chrono.is_active:
+        from ..chronos import service  # the package's views import the tasks, which import us
+
+        service.pause(chrono, now)
+        chrono.paused_reason = PausedReason.FAILURES
+        return _alert("paused", chrono, run, failures)
+    if failures == threshold:
+        return _alert("failing", chrono, run, failures)
+    return None
+
+
+def _alert(event, chrono, run, failures):
+    if not current_app.config.get("ALERT_WEBHOOK_URL"):
+        return None
+    return {
+        "event": event,  # failing | paused | recovered
+        "chrono": {"id": chrono.id, "name": chrono.name, "is_active": chrono.is_active},
+        "consecutive_failures": failures,
+        "run": {"id": run.id, "status": run.status, "scheduled_for": run.scheduled_for.isoformat(),
+                "http_status": run.http_status, "error": run.error_message},
+        "message": describe(event, chrono.name, failures),
+    }
+
+
+def describe(event, name, failures):
+    if event == "failing":
+        return _("%(name)s has failed %(n)s times in a row.", name=name, n=failures)
+    if event == "paused":
+        return _("%(name)s failed %(n)s times in a row and was paused.", name=name, n=failures)
+    return _("%(name)s works again after %(n)s failed runs.", name=name, n=failures)
+
+
+def send_alert(alert):
+    """POST the alert to ALERT_WEBHOOK_URL, through the one module for outbound HTTP.
+
+    Best effort and never retried: the chrono's page and API show the same facts.
+    """
+    if not alert:
+        return None
+    request = http.HttpRequest(
+        method="POST",
+        url=current_app.config["ALERT_WEBHOOK_URL"],
+        headers={"X-ChronoFlow-Event": alert["event"]},
+        payload=alert,
+        timeout_s=10,
+        max_bytes=4096,
+    )
+    outcome = http.send(request)
+    if not outcome.ok:
+        log.warning("alert %s for chrono %s not delivered: %s", alert["event"], alert["chrono"]["id"], outcome.error)
+    return outcome

@@ -1,0 +1,67 @@
+"""What the session pages and the JSON API share: the client from the settings,
+session names, and a session's state in words."""
+import re
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from .client import WahaClient
+
+# WAHA's generated names are session_<id>, at most 54 characters; keep names URL-safe.
+SESSION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,54}$")
+
+STATUS_LABELS = {
+    "STOPPED": _l("stopped"),
+    "STARTING": _l("starting"),
+    "SCAN_QR_CODE": _l("waiting for the QR scan"),
+    "WORKING": _l("connected"),
+    "FAILED": _l("failed"),
+}
+# The run badges' colours: green connected, amber on its way, red failed, grey stopped.
+STATUS_BADGES = {"STOPPED": "paused", "STARTING": "pending", "SCAN_QR_CODE": "pending", "WORKING": "success",
+                 "FAILED": "failed"}
+ACTIONS = ("start", "stop", "restart", "logout")
+
+
+def client():
+    return WahaClient.from_config(current_app.config)
+
+
+def name_problem(name):
+    """None when `name` can be a session's name, else what is wrong with it."""
+    if not SESSION_NAME.match(name or ""):
+        return _("Use 1 to 54 letters, digits, - or _ (no spaces), e.g. default.")
+    return None
+
+
+def status_label(status):
+    return str(STATUS_LABELS.get(status, status))
+
+
+def status_badge(status):
+    return STATUS_BADGES.get(status, "pending")
+
+
+def describe(session):
+    """The session's state as the pairing page shows it (and its script refreshes it)."""
+    advice = {
+        "STOPPED": _("This session is stopped. Start it to link a phone."),
+        "STARTING": _("Starting… the QR code appears in a few seconds."),
+        "SCAN_QR_CODE": _("Open WhatsApp on your phone > Settings (or ⋮) > Linked devices > Link a device, "
+                          "and point the camera at this code."),
+        "FAILED": _("The session failed (the phone may have been unlinked). Restart it; if that does not help, "
+                    "log out and link the phone again."),
+    }
+    return {
+        "name": session.name,
+        "status": session.status,
+        "label": status_label(session.status),
+        "badge": status_badge(session.status),
+        "working": session.working,
+        "phone": session.phone,
+        "push_name": session.push_name,
+        "headline": (_("Connected as %(phone)s", phone=session.phone or session.push_name or "?")
+                     if session.working else status_label(session.status)),
+        "advice": advice.get(session.status, _("Waiting for WhatsApp (status %(status)s).", status=session.status)),
+    }

@@ -1,0 +1,142 @@
+"""The WhatsApp session pages. Thin: call WAHA through the client, show what it
+said; a WAHA that is down or refuses our key is a message on the page, never a crash."""
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from . import bp, service
+from .client import SessionNotFound, SessionNotReady, WahaError
+from .forms import PairingCodeForm, SessionForm
+from .phones import RecipientError, parse_recipient
+
+
+def _name_or_404(name):
+    if service.name_problem(name):
+        abort(404)
+    return name
+
+
+@bp.route("/sessions")
+def sessions():
+    items, error = [], None
+    try:
+        items = service.client().list_sessions()
+    except WahaError as exc:
+        error = exc
+    return render_template("waha/sessions.html", sessions=items, error=error, form=SessionForm(),
+                           waha_url=current_app.config["WAHA_BASE_URL"])
+
+
+@bp.route("/sessions", methods=["POST"])
+def create_session():
+    form = SessionForm()
+    name = (form.name.data or "").strip() or "default"
+    problem = service.name_problem(name)
+    if problem:
+        flash(problem, "error")
+        return redirect(url_for("waha.sessions"))
+    try:
+        service.client().create_session(name, start=True)
+    except WahaError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("waha.sessions"))
+    return redirect(url_for("waha.pair", name=name))
+
+
+@bp.route("/sessions/<name>/<any(start, stop, restart, logout):action>", methods=["POST"])
+def session_action(name, action):
+    _name_or_404(name)
+    try:
+        getattr(service.client(), action)(name)
+    except WahaError as exc:
+        flash(str(exc), "error")
+    else:
+        done = {"start": _("Session “%(name)s” is starting.", name=name),
+                "stop": _("Session “%(name)s” stopped. Its link to the phone is kept.", name=name),
+                "restart": _("Session “%(name)s” is restarting.", name=name),
+                "logout": _("Session “%(name)s” logged out: link a phone again to use it.", name=name)}
+        flash(done[action], "success")
+    if action in ("start", "restart", "logout") or request.form.get("next") == "pair":
+        return redirect(url_for("waha.pair", name=name))
+    return redirect(url_for("waha.sessions"))
+
+
+@bp.route("/sessions/<name>/delete", methods=["GET", "POST"])
+def delete_session(name):
+    _name_or_404(name)
+    if request.method == "POST":
+        try:
+            service.client().delete(name)
+        except WahaError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("Session “%(name)s” deleted.", name=name), "success")
+        return redirect(url_for("waha.sessions"))
+    return render_template("waha/delete.html", name=name)
+
+
+@bp.route("/sessions/<name>")
+def pair(name, code=None, code_form=None):
+    """Link a phone: the QR code (served by us), or a pairing code; the page's
+    script follows the status and says "Connected as …" when it is done."""
+    _name_or_404(name)
+    state, error = None, None
+    try:
+        state = service.describe(service.client().get_session(name))
+    except WahaError as exc:
+        error = exc
+    return render_template("waha/pair.html", name=name, state=state, error=error,
+                           missing=isinstance(error, SessionNotFound), code=code,
+                           code_form=code_form or PairingCodeForm())
+
+
+@bp.route("/sessions/<name>/status")
+def status(name):
+    """The pairing page's script polls this (small, no secrets)."""
+    _name_or_404(name)
+    try:
+        return jsonify(service.describe(service.client().get_session(name)))
+    except WahaError as exc:
+        return jsonify(error=str(exc), status=None), 503 if exc.retryable else 502
+
+
+@bp.route("/sessions/<name>/qr.png")
+def qr(name):
+    """WAHA's QR image, fetched with our API key: the browser never sees the key."""
+    _name_or_404(name)
+    try:
+        png = service.client().qr_png(name)
+    except (SessionNotReady, SessionNotFound):
+        abort(404)  # no QR right now (connected, starting, stopped): the page says why
+    except WahaError:
+        abort(503)
+    return png, 200, {"Content-Type": "image/png", "Cache-Control": "no-store"}
+
+
+@bp.route("/sessions/<name>/pairing-code", methods=["GET", "POST"])
+def pairing_code(name):
+    _name_or_404(name)
+    if request.method == "GET":  # the language switch of a page shown after a POST
+        return redirect(url_for("waha.pair", name=name))
+    form = PairingCodeForm()
+    form.phone.errors = []
+    code = None
+    try:
+        recipient = parse_recipient(form.phone.data or "", current_app.config["DEFAULT_PHONE_REGION"])
+        if recipient.is_group:
+            raise RecipientError(_("Type your own phone number, not a group."))
+        code = service.client().request_code(name, recipient.phone)
+    except RecipientError as exc:
+        form.phone.errors.append(str(exc))
+    except WahaError as exc:
+        form.phone.errors.append(str(exc))
+    return pair(name, code=code, code_form=form)
+
+
+@bp.app_template_filter("waha_status")
+def waha_status(status):
+    return service.status_label(status)
+
+
+@bp.app_template_filter("waha_badge")
+def waha_badge(status):
+    return service.status_badge(status)
