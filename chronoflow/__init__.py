@@ -55,7 +55,11 @@ def _engine_options(config):
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return {}
     # Every worker thread may hold a connection during a run.
-    return {"pool_size": config["WORKER_THREADS"], "max_overflow": 10, "pool_pre_ping": True}
+    # A thread holds a connection only between its claim and its record, never
+    # during the call. The overflow lets `flask worker --threads N` go past
+    # WORKER_THREADS without threads waiting for a connection.
+    threads = config["WORKER_THREADS"]
+    return {"pool_size": threads, "max_overflow": threads, "pool_pre_ping": True}
 
 
 @event.listens_for(Engine, "connect")

@@ -130,7 +130,7 @@ SETTINGS = {
     "RUN_RETENTION_DAYS": ("90", lambda n, v: _int(n, v, low=0, high=36_500)),
     "PRUNE_BATCH_SIZE": ("500", lambda n, v: _int(n, v, low=1, high=100_000)),
     "HEALTH_STALE_SECONDS": ("60", lambda n, v: _int(n, v, low=15, high=86_400)),
-    "WORKER_THREADS": ("32", lambda n, v: _int(n, v, low=1, high=1024)),
+    "WORKER_THREADS": ("16", lambda n, v: _int(n, v, low=1, high=1024)),
     "SQLALCHEMY_ECHO": ("false", _bool),
 }
 

@@ -195,3 +195,26 @@ def test_the_outcome_of_an_attempt_given_up_for_dead_is_not_kept(make_chrono):
     assert record_outcome(run_id, 1, utcnow(), late, max_attempts=3) is None
     run = reload(run_id)
     assert (run.status, run.attempt, run.error_message) == ("running", 2, None)
+
+
+def test_an_outcome_waits_for_the_database_rather_than_calling_the_target_twice(make_chrono, target, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from chronoflow.scheduling import runner
+
+    real = runner.record_outcome
+    failures = iter([OperationalError("UPDATE", {}, Exception("server closed the connection"))] * 2)
+
+    def database_down_twice(*args):
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real(*args)
+
+    monkeypatch.setattr(runner, "record_outcome", database_down_twice)
+    pauses = []
+    run_id = scheduled_run(make_chrono(url=target.url("/once")))
+
+    assert runner.execute_run(run_id, sleep=pauses.append) is None
+    assert reload(run_id).status == "success" and len(target.received("/once")) == 1
+    assert pauses == [0.5, 1.0]

@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .. import executors
 from ..extensions import db
@@ -21,6 +22,8 @@ from . import streaks
 # Tasks are dispatched this much before their time and wait for the exact
 # moment here: Huey's schedule pops ETAs up to a second late.
 EARLY = timedelta(seconds=1)
+# How long the outcome of a call is held while the database cannot take it.
+RECORD_PATIENCE_S = 60
 
 
 def execute_run(run_id, sleep=time.sleep):
@@ -68,7 +71,29 @@ def execute_run(run_id, sleep=time.sleep):
     db.session.commit()  # the call below runs with no transaction open
 
     outcome = attempt()
-    return record_outcome(run_id, attempt_number, started, outcome, max_attempts)
+    return record_patiently(run_id, attempt_number, started, outcome, max_attempts, sleep)
+
+
+def record_patiently(run_id, attempt_number, started, outcome, max_attempts, sleep=time.sleep):
+    """record_outcome, tried again while the database is unreachable.
+
+    The target has been called: an outcome lost to a database restart would
+    leave the run "running", and the recovery sweep would call the target again.
+    """
+    delay, waited = 0.5, 0.0
+    while True:
+        try:
+            return record_outcome(run_id, attempt_number, started, outcome, max_attempts)
+        except (OperationalError, InterfaceError):
+            try:
+                db.session.rollback()
+            except (OperationalError, InterfaceError):
+                pass  # the connection is gone; the pool opens a new one
+            if waited >= RECORD_PATIENCE_S:
+                raise
+            sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
 
 
 def record_outcome(run_id, attempt_number, started, outcome, max_attempts):
