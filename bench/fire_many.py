@@ -1069,11 +1069,10 @@ class Bench:
         lateness = sorted((r["started_at"] - r["scheduled_for"]).total_seconds() for r in at_t if r["started_at"])
         done = sorted((r["finished_at"] - when).total_seconds() for r in at_t if r["finished_at"])
         all_final = done[-1] if done and final == n else None
-        last_start = lateness[-1] if lateness else None
 
         log(f"run rows      {len(at_t)} for {len(self.chrono_ids)} chronos at T: missing {missing}, duplicates {duplicates}"
             f"{f', {other} rows for other times' if other else ''}")
-        log(f"statuses      " + ", ".join(f"{s} {c}" for s, c in sorted(statuses.items())))
+        log("statuses      " + ", ".join(f"{s} {c}" for s, c in sorted(statuses.items())))
         log(f"all final     {'T' + fmt_s(all_final, signed=True) if all_final is not None else f'NOT ALL ({final}/{n})'}"
             f"   (last finished_at - T; bar {BAR_SECONDS:g} s)")
         if done:
@@ -1163,7 +1162,7 @@ class Bench:
         # postgres: our database's backends alive at the end (ones that exited meanwhile count as "others")
         system = {k: used[k] for k in ("workers", "postgres", "redis", "target")}
         per_run = sum(system.values()) / n * 1000
-        log(f"CPU per run   " + ", ".join(f"{k} {v / n * 1000:.2f} ms" for k, v in system.items())
+        log("CPU per run   " + ", ".join(f"{k} {v / n * 1000:.2f} ms" for k, v in system.items())
             + f" = {per_run:.2f} ms; on {cores} idle cores {n} runs need >= {per_run * n / 1000 / cores:.1f} s")
 
     def _report_sql(self, n):

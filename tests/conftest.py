@@ -5,9 +5,10 @@ PostgreSQL and Redis must be up (see README): a missing service fails the run,
 it never skips tests.
 """
 import os
+import re
 import shutil
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import flask_babel
 import psycopg
@@ -122,6 +123,18 @@ def app(backend, tmp_path, request):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def post_form(client):
+    """POST as a browser does: with the CSRF token of a form page (`token_from`)."""
+
+    def post(path, data=None, token_from="/chronos/new", **kwargs):
+        html = client.get(token_from).get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+        return client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+    return post
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Channels: the pages and /api/channels, on SQLite and PostgreSQL."""
+import functools
 import re
 
 import pytest
@@ -8,13 +9,8 @@ from chronoflow.models import Channel
 
 
 @pytest.fixture
-def post(client):
-    def send(path, data=None, **kwargs):
-        html = client.get("/channels/new").get_data(as_text=True)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-        return client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
-
-    return send
+def post(post_form):
+    return functools.partial(post_form, token_from="/channels/new")
 
 
 def channels():

@@ -15,7 +15,7 @@ from chronoflow.scheduling.runner import execute_run, overlap_policy
 
 from .conftest import utc
 from .support.target import Reply
-from .test_pages import FORM, browser  # noqa: F401 (the fixture)
+from .test_pages import FORM
 
 NOON = utc(2026, 3, 2, 12, 0, 0)
 
@@ -224,9 +224,9 @@ def test_no_alert_is_sent_without_a_webhook_url(make_chrono, target):
     assert [r.path for r in target.received()] == ["/hook"] * 4
 
 
-def test_an_edit_through_the_form_keeps_the_policies_it_has_no_field_for(browser, make_chrono):
+def test_an_edit_through_the_form_keeps_the_policies_it_has_no_field_for(post_form, make_chrono):
     chrono = make_chrono(config={"misfire_policy": "skip", "overlap_policy": "allow", "auto_pause_after": 4})
-    response = browser.post(f"/chronos/{chrono.id}/edit", {**FORM, "name": "Renamed", "max_attempts": "2"})
+    response = post_form(f"/chronos/{chrono.id}/edit", {**FORM, "name": "Renamed", "max_attempts": "2"})
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Chrono, chrono.id).config == {

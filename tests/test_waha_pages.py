@@ -1,5 +1,6 @@
 """The WhatsApp session pages and /api/waha/sessions through Flask's test client,
 against the fake WAHA: every page and form, WAHA down, a wrong key."""
+import functools
 import re
 
 import pytest
@@ -16,15 +17,8 @@ def waha(app, fake_waha):
 
 
 @pytest.fixture
-def post(client):
-    """POST like a browser: with the CSRF token of a form page."""
-
-    def send(path, data=None, **kwargs):
-        html = client.get("/channels/new").get_data(as_text=True)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-        return client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
-
-    return send
+def post(post_form):
+    return functools.partial(post_form, token_from="/channels/new")
 
 
 def text(response):
