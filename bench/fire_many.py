@@ -452,6 +452,9 @@ class Database:
                 }
                 for i in range(count)
             ]
+            if "signing_secret" in chronos.c:  # NOT NULL since migration 0003; the app fills it in
+                for i, row in enumerate(rows):
+                    row["signing_secret"] = f"bench-secret-{i}"
             with engine.begin() as conn:
                 for start in range(0, count, 5000):
                     conn.execute(chronos.insert(), rows[start:start + 5000])
@@ -545,15 +548,16 @@ class Database:
                 " ORDER BY chronos.next_run_at LIMIT $2 FOR UPDATE SKIP LOCKED"
             ))
             conn.execute(text(
-                "PREPARE bench_recovery(text, text, text, timestamptz, text, timestamptz, int) AS"
-                " SELECT * FROM chrono_runs WHERE chrono_runs.status IN ($1, $2, $3)"
-                " AND chrono_runs.scheduled_for < $4"
-                " AND (chrono_runs.status != $5 OR chrono_runs.next_attempt_at < $6)"
-                " ORDER BY chrono_runs.scheduled_for LIMIT $7 FOR UPDATE SKIP LOCKED"
+                # recovery.py writes the status list as literals (literal_execute), the rest is bound
+                "PREPARE bench_recovery(timestamptz, text, timestamptz, int) AS"
+                " SELECT * FROM chrono_runs WHERE chrono_runs.status IN ('pending', 'running', 'retrying')"
+                " AND chrono_runs.scheduled_for < $1"
+                " AND (chrono_runs.status != $2 OR chrono_runs.next_attempt_at < $3)"
+                " ORDER BY chrono_runs.scheduled_for LIMIT $4 FOR UPDATE SKIP LOCKED"
             ))
             args = {
                 "dispatch": "EXECUTE bench_dispatch(now() + interval '75 seconds', 1000)",
-                "recovery": "EXECUTE bench_recovery('pending', 'running', 'retrying', now() - interval '120 seconds',"
+                "recovery": "EXECUTE bench_recovery(now() - interval '120 seconds',"
                             " 'retrying', now() - interval '120 seconds', 1000)",
             }
             for mode in ("custom", "generic"):
@@ -889,6 +893,8 @@ class Bench:
         self.env = dict(
             os.environ, DATABASE_URL=self.db.app_url, REDIS_URL=self.redis_url, HUEY_SQLITE_PATH=huey_sqlite,
             SECRET_KEY="chronoflow-bench-not-secret", PYTHONUNBUFFERED="1",
+            # The target is on loopback, which the outbound policy refuses unless allowed.
+            OUTBOUND_ALLOWED_NETWORKS="127.0.0.1/32",
         )
         if args.echo_sql:
             self.env["SQLALCHEMY_ECHO"] = "true"

@@ -3,7 +3,9 @@
 A wrong value stops start-up with the setting's name instead of surfacing
 later as a confusing runtime error. Every setting is listed in .env.example.
 """
+import ipaddress
 import os
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,6 +34,28 @@ def _methods(name, value):
     if not methods or unknown:
         raise ConfigError(f"{name} must be a comma-separated subset of {', '.join(HTTP_METHODS)}")
     return methods
+
+
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$")
+
+
+def _networks(name, value):
+    """Comma-separated networks (CIDR, or one address) and host names, e.g.
+    `10.0.0.0/8,192.168.1.20,intranet.local`: what the outbound policy lets through."""
+    entries = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        if re.fullmatch(r"[0-9.]+(/\d+)?|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*(/\d+)?", entry):
+            try:
+                entries.append(str(ipaddress.ip_network(entry, strict=True)))
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {entry!r} is not a network ({exc})") from None
+        elif HOSTNAME.match(entry.lower()):
+            entries.append(entry.lower().rstrip("."))
+        else:
+            raise ConfigError(f"{name}: {entry!r} is neither a network (10.0.0.0/8) nor a host name")
+    return tuple(entries)
 
 
 def _timezone(name, value):
@@ -111,6 +135,7 @@ SETTINGS = {
     "HTTP_REQUEST_TIMEOUT_MS": ("10000", lambda n, v: _int(n, v, low=100, high=600_000)),
     "RESPONSE_MAX_BYTES": ("65536", lambda n, v: _int(n, v, low=1024, high=10_485_760)),
     "ALLOWED_METHODS": (",".join(HTTP_METHODS), _methods),
+    "OUTBOUND_ALLOWED_NETWORKS": ("", _networks),
     "DEFAULT_TIMEZONE": ("America/Sao_Paulo", _timezone),
     "WAHA_BASE_URL": ("http://127.0.0.1:3000", lambda n, v: _waha_url(n, v)),
     "WAHA_API_KEY": (None, lambda n, v: v),

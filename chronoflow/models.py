@@ -1,4 +1,5 @@
 """The database is the record: chronos, their runs, and WhatsApp channels."""
+import secrets
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, BigInteger, Integer, text
@@ -10,6 +11,10 @@ from .extensions import db
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def new_signing_secret():
+    return "whsec_" + secrets.token_urlsafe(32)
 
 
 def utcnow():
@@ -95,6 +100,8 @@ class Chrono(db.Model):
     consecutive_failures = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     # Why it is paused when ChronoFlow paused it (PausedReason); null when a person did.
     paused_reason = db.Column(db.String(32))
+    # Signs every request (README "Signed webhooks"); write-only on screen.
+    signing_secret = db.Column(db.String(80), nullable=False, default=lambda: new_signing_secret())
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -11,6 +11,7 @@ import time
 from datetime import timezone
 
 from huey import Huey
+from huey import signals as S
 from huey.consumer import Consumer, Scheduler
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
@@ -35,7 +36,8 @@ class UTCSqliteStorage(SqliteStorage):
 
 class HeartbeatScheduler(Scheduler):
     """Huey's scheduler loop (every second, in every consumer) also writes the
-    worker's heartbeat every WORKER_BEAT_SECONDS."""
+    worker's heartbeat every WORKER_BEAT_SECONDS, and moves the tasks whose ETA
+    came to the queue all at once (Huey pushes them one command at a time)."""
 
     _next_beat = 0.0
 
@@ -45,7 +47,28 @@ class HeartbeatScheduler(Scheduler):
 
             self._next_beat = time.monotonic() + WORKER_BEAT_SECONDS
             self.huey.beat()
-        super().loop(now)
+        # Huey's Scheduler.loop (huey 2.x), with enqueue_many for the popped tasks.
+        current = self._next_loop
+        self._next_loop += self.interval
+        if self._next_loop < time.monotonic():
+            self._logger.debug("scheduler skipping iteration to avoid race.")
+            self._next_loop = time.monotonic()
+            return
+        try:
+            task_list = self.huey.read_schedule(now)
+        except Exception:
+            self._logger.exception("Error reading schedule.")
+        else:
+            try:
+                self.huey.enqueue_many(task_list)
+            except Exception:
+                self._logger.exception("Error enqueueing %d scheduled tasks.", len(task_list))
+        if self.periodic and self._next_periodic <= time.monotonic():
+            # Skip checks missed during a stall (e.g. suspend) to avoid dupes.
+            while self._next_periodic <= time.monotonic():
+                self._next_periodic += self.periodic_task_seconds
+            self.enqueue_periodic_tasks(now)
+        self.sleep_for_interval(current, self.interval)
 
 
 class ChronoHuey(Huey):
@@ -65,6 +88,37 @@ class ChronoHuey(Huey):
             self.storage = UTCRedisStorage(app.config["QUEUE_NAME"], url=app.config["REDIS_URL"])
         else:
             self.storage = UTCSqliteStorage(app.config["QUEUE_NAME"], filename=app.config["HUEY_SQLITE_PATH"])
+
+    def enqueue_many(self, tasks):
+        """huey.enqueue for each task; on Redis one LPUSH for them all (same order)."""
+        if not tasks:
+            return
+        if (self.results or self._immediate or not isinstance(self.storage, RedisStorage)
+                or any(task.priority for task in tasks)):
+            for task in tasks:
+                self.enqueue(task)
+            return
+        messages = []
+        for task in tasks:
+            if task.expires:
+                task.resolve_expires(self.utc)
+            self._emit(S.SIGNAL_ENQUEUED, task)
+            messages.append(self.serialize_task(task))
+        self.storage.conn.lpush(self.storage.queue_key, *messages)
+
+    def add_schedule_many(self, tasks):
+        """huey.add_schedule for each task (each with its eta); on Redis one ZADD."""
+        if not tasks:
+            return
+        if not isinstance(self.storage, RedisStorage):
+            for task in tasks:
+                self.add_schedule(task)
+            return
+        scores = {self.serialize_task(task): self.storage.convert_ts(task.eta) for task in tasks}
+        self.storage.conn.zadd(self.storage.schedule_key, scores)
+        for task in tasks:
+            self._emit(S.SIGNAL_SCHEDULED, task)
+        log.debug("added %d tasks to the schedule", len(tasks))
 
     def beat(self):
         """The worker's heartbeat, in the database where /api/health looks for it."""

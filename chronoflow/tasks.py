@@ -83,18 +83,21 @@ def dispatch_due(chrono_id=None, now=None):
 def enqueue_runs(runs):
     """Each run's task, timed to start a moment early; the runner waits for the second."""
     now = utcnow()
+    ready, later = [], []
     for run in runs:
         eta = run.scheduled_for - runner.EARLY
         task = execute_run.s(run.run_id)
         if eta <= now:
-            huey.enqueue(task)
+            ready.append(task)
         else:
             # Straight onto the schedule: .schedule() would first pass the task
             # through the queue and a worker just to put it there.
             task.eta = eta.astimezone(timezone.utc).replace(tzinfo=None)
-            huey.add_schedule(task)
+            later.append(task)
+    # On Redis one command each for the whole batch, not one per run.
+    huey.enqueue_many(ready)
+    huey.add_schedule_many(later)
 
 
 def enqueue_runs_now(run_ids):
-    for run_id in run_ids:
-        huey.enqueue(execute_run.s(run_id))
+    huey.enqueue_many([execute_run.s(run_id) for run_id in run_ids])

@@ -101,6 +101,9 @@ def app_overrides(backend, tmp_path, request):
         "WTF_CSRF_ENABLED": True,
         "DEFAULT_TIMEZONE": "America/Sao_Paulo",
         "RETRY_BACKOFF_SECONDS": 1,
+        # The test targets listen on 127.0.0.1, which the default policy refuses;
+        # tests of the policy itself set this back to ().
+        "OUTBOUND_ALLOWED_NETWORKS": ("127.0.0.0/8", "::1/128"),
     }
 
 

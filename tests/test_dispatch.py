@@ -152,3 +152,33 @@ def test_the_scheduler_queries_use_their_index(app, backend, index):
         query = select(ChronoRun.id).where(ChronoRun.status.in_(RunStatus.OPEN), ChronoRun.scheduled_for < NOON)
     assert index in _plan(_compiled(query), backend)
     db.session.rollback()
+
+
+def test_the_recovery_sweep_uses_its_partial_index_in_a_generic_plan(app, backend):
+    """psycopg prepares a statement after 5 executions; PostgreSQL may then use a
+    generic plan, which must still be able to prove ix_chrono_runs_open's predicate."""
+    import re
+
+    from chronoflow.scheduling.recovery import stale_runs_query
+
+    if backend != "postgres":
+        pytest.skip("prepared statements and generic plans are PostgreSQL's")
+    compiled = stale_runs_query(NOON, 1000).compile(db.engine, compile_kwargs={"render_postcompile": True})
+    names = []
+
+    def number(match):
+        names.append(match.group(1))
+        return f"${len(names)}"
+
+    sql = re.sub(r"%\((\w+)\)s", number, str(compiled))
+    assert "'pending'" in sql and "'retrying'" in sql  # the status list is literal
+    values = ", ".join(f"'{compiled.params[name].isoformat()}'" if hasattr(compiled.params[name], "isoformat")
+                       else repr(compiled.params[name]) for name in names)
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    db.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    db.session.execute(text(f"PREPARE sweep AS {sql}"))
+    try:
+        plan = " ".join(row[0] for row in db.session.execute(text(f"EXPLAIN EXECUTE sweep({values})")))
+    finally:
+        db.session.rollback()
+    assert "ix_chrono_runs_open" in plan

@@ -10,6 +10,7 @@ from .support.target import Reply
 
 
 def request(target, path="/hook", **kwargs):
+    kwargs.setdefault("allowed", ("127.0.0.0/8",))  # the target is on loopback: see test_outbound.py
     return HttpRequest(method=kwargs.pop("method", "POST"), url=target.url(path), **kwargs)
 
 
@@ -85,7 +86,7 @@ def test_it_reports_a_refused_connection():
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()  # nothing listens there now
-    outcome = send(HttpRequest(method="GET", url=f"http://127.0.0.1:{port}/", timeout_s=2))
+    outcome = send(HttpRequest(method="GET", url=f"http://127.0.0.1:{port}/", timeout_s=2, allowed=("127.0.0.1",)))
     assert not outcome.ok and outcome.retryable and outcome.error_code == "connection"
     assert outcome.error.startswith("Connection failed")
 

@@ -5,7 +5,16 @@ from marshmallow import ValidationError
 
 from .. import tasks
 from ..chronos import service
-from ..chronos.schemas import ChronoChanges, ChronoInput, ChronoPage, ChronoSchema, PageArgs, RunPage, RunSchema
+from ..chronos.schemas import (
+    ChronoChanges,
+    ChronoCreated,
+    ChronoInput,
+    ChronoPage,
+    ChronoSchema,
+    PageArgs,
+    RunPage,
+    RunSchema,
+)
 from ..extensions import db
 from ..models import Chrono
 from .errors import get_or_404, validation_failed
@@ -32,7 +41,7 @@ class Chronos(MethodView):
         return {"total": total, "items": items, **page}
 
     @blp.arguments(ChronoInput)
-    @blp.response(201, ChronoSchema)
+    @blp.response(201, ChronoCreated)
     def post(self, values):
         return committed(service.create_chrono(values))
 
@@ -69,6 +78,15 @@ def pause(chrono_id):
 @blp.response(200, ChronoSchema)
 def resume(chrono_id):
     return committed(service.resume(get_chrono(chrono_id)))
+
+
+@blp.route("/<int:chrono_id>/rotate-secret", methods=["POST"])
+@blp.response(200, ChronoCreated)
+def rotate_secret(chrono_id):
+    """A new signing secret, returned this once; the old one stops working at once."""
+    chrono = service.rotate_secret(get_chrono(chrono_id))
+    db.session.commit()
+    return chrono
 
 
 @blp.route("/<int:chrono_id>/trigger", methods=["POST"])

@@ -14,6 +14,7 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice as Choice
 
 from ..models import TargetType
+from ..security import mask_headers
 
 CONFIG_FIELDS = ("timeout_ms", "max_attempts")
 
@@ -61,7 +62,9 @@ class ChronoForm(FlaskForm):
         # Settings the form has no field for (misfire_policy...) survive an edit.
         form.kept_config = {k: v for k, v in (chrono.config or {}).items() if k not in CONFIG_FIELDS}
         if not form.is_submitted():
-            form.headers.data = json.dumps(chrono.headers, indent=2, ensure_ascii=False) if chrono.headers else ""
+            # Credentials show as the mask; a mask sent back keeps the stored value.
+            headers = mask_headers(chrono.headers)
+            form.headers.data = json.dumps(headers, indent=2, ensure_ascii=False) if headers else ""
             form.payload_format.data, form.payload.data = payload_text(chrono.payload)
             form.channel_id.data = str(chrono.channel_id or "")
             form.recipients.data = "\n".join(chrono.recipients or [])

@@ -28,6 +28,8 @@ from ..waha import phones
 from ..waha import template as message_template
 from ..i18n import _m, normalize_locale
 from ..models import PausedReason, TargetType
+from ..executors import outbound
+from ..security import MASK, mask_headers
 
 MISFIRE_POLICIES = ("coalesce", "skip")
 OVERLAP_POLICIES = ("allow", "skip")
@@ -209,6 +211,10 @@ class ChronoInput(Input):
         if data["target_type"] == TargetType.HTTP:
             if not data.get("url"):
                 errors["url"] = [_("An HTTP chrono needs a URL.")]
+            else:
+                refused = _refused_destination(data["url"])
+                if refused:
+                    errors["url"] = [refused]
         else:
             if data.get("channel_id") is None:
                 errors["channel_id"] = [_("A message chrono needs a WhatsApp channel.")]
@@ -228,6 +234,30 @@ class ChronoInput(Input):
         data["cron"] = schedules.normalize(data["schedule"])
         data["timezone"] = data["timezone"] or current_app.config["DEFAULT_TIMEZONE"]
         return data
+
+
+def _refused_destination(url):
+    """Why the outbound policy refuses `url` (in the request's language), or None.
+
+    Checked again when sending: DNS may answer differently by then.
+    """
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        outbound.check_host(parts.hostname, port, current_app.config.get("OUTBOUND_ALLOWED_NETWORKS"))
+    except outbound.Blocked as exc:
+        where = parts.hostname if exc.address in (None, parts.hostname) else f"{parts.hostname} ({exc.address})"
+        if exc.reason in ("metadata", "link_local"):
+            return _("%(host)s is a cloud metadata or link-local address: ChronoFlow never calls those.", host=where)
+        reasons = {
+            "loopback": _("a loopback address (this machine)"),
+            "private": _("a private network address"),
+            "unspecified": _("an unspecified address"),
+            "reserved": _("not a public internet address"),
+        }
+        return _("%(host)s is %(reason)s. To call it, add its network or host name to "
+                 "OUTBOUND_ALLOWED_NETWORKS.", host=where, reason=reasons[exc.reason])
+    return None
 
 
 def _channel_exists(channel_id):
@@ -260,7 +290,11 @@ class ChronoSchema(Schema):
     target_type = fields.String()
     method = fields.String()
     url = fields.String(allow_none=True)
-    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    headers = fields.Function(lambda chrono: mask_headers(chrono.headers),
+                              metadata={"description": "credential values (Authorization, *token*, *key*...) "
+                                                       "masked; send the mask back to keep them"})
+    signing_secret = fields.Constant(MASK, metadata={"description": "masked; shown once, when created "
+                                                                    "or rotated"})
     payload = fields.Raw(allow_none=True)
     is_active = fields.Boolean()
     config = fields.Dict()
@@ -281,6 +315,13 @@ class ChronoSchema(Schema):
 
     def _describe(self, chrono):
         return schedules.describe(chrono.cron, normalize_locale(str(get_locale() or "en")))
+
+
+class ChronoCreated(ChronoSchema):
+    """A chrono as its creation (or a secret rotation) returns it: the signing secret, this once."""
+
+    signing_secret = fields.String(metadata={"description": "signs every request: keep it now, "
+                                                            "it is masked from now on"})
 
 
 class RunSchema(Schema):

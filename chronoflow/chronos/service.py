@@ -7,7 +7,8 @@ and refuse exactly the same things.
 from sqlalchemy import and_, delete, or_, select, update
 
 from ..extensions import db
-from ..models import Chrono, ChronoRun, RunStatus, Trigger, utcnow
+from ..models import Chrono, ChronoRun, RunStatus, Trigger, new_signing_secret, utcnow
+from ..security import keep_masked
 from ..schedules import next_fire_time
 from .schemas import ChronoInput
 
@@ -32,12 +33,22 @@ def update_chrono(chrono, changes, now=None):
     """Apply a partial change (raw, or loaded with partial=True); the result is
     validated whole, as a create would be. Raises marshmallow.ValidationError."""
     changes = {name: value for name, value in changes.items() if name in EDITABLE}  # not derived ones
+    if "headers" in changes and isinstance(changes["headers"], dict):
+        # Masked values sent back (the edit form, a PATCH of a GET) keep the stored ones.
+        changes["headers"] = keep_masked(changes["headers"], chrono.headers)
     values = ChronoInput().load({**as_input(chrono), **changes})
     timing = (chrono.cron, chrono.timezone, chrono.is_active)
     for name, value in values.items():
         setattr(chrono, name, value)
     if (chrono.cron, chrono.timezone, chrono.is_active) != timing:
         _reschedule(chrono, now)
+    db.session.flush()
+    return chrono
+
+
+def rotate_secret(chrono):
+    """A new signing secret; the old one stops working at once."""
+    chrono.signing_secret = new_signing_secret()
     db.session.flush()
     return chrono
 

@@ -11,6 +11,7 @@ from .. import executors, schedules, tasks
 from ..extensions import db
 from ..main.formatting import locale, relative, when
 from ..models import Channel, Chrono, RunStatus, TargetType, utcnow
+from ..security import keep_masked
 from . import bp, service
 from .curl import CurlError, parse_curl
 from .forms import ChronoForm, payload_text
@@ -67,7 +68,7 @@ def _form_page(form, chrono):
             except CurlError as exc:
                 form.curl.errors.append(str(exc))
         elif action == "test":
-            test_outcome = _test(form)
+            test_outcome = _test(form, chrono)
         else:
             saved = _save(form, chrono)
             if saved is not None:
@@ -94,7 +95,8 @@ def _save(form, chrono):
         return None
     if chrono is None:
         chrono = service.create_chrono(values)
-        message = _("Chrono created.")
+        message = _("Chrono created. Its signing secret, shown only now: %(secret)s",
+                    secret=chrono.signing_secret)
     else:
         service.update_chrono(chrono, values)
         message = _("Changes saved.")
@@ -104,13 +106,19 @@ def _save(form, chrono):
     return chrono
 
 
-def _test(form):
-    """Sends the request once, as the chrono would, without saving anything."""
+def _test(form, chrono=None):
+    """Sends the request once, as the chrono would, without saving anything.
+
+    Editing a chrono: masked header values are its stored ones, and it is signed with its secret.
+    """
     values = _validated(form)
     if values is None:
         return None
     if values["target_type"] != TargetType.HTTP:
         return {"ok": False, "error": _("Only webhooks can be tested for now.")}
+    if chrono is not None:
+        values = {**values, "headers": keep_masked(values["headers"], chrono.headers),
+                  "signing_secret": chrono.signing_secret}
     outcome = executors.prepare(Chrono(**values), current_app.config)()
     return {"ok": outcome.ok, "http_status": outcome.http_status, "duration_ms": outcome.duration_ms,
             "snippet": outcome.snippet, "error": outcome.error}
@@ -120,7 +128,9 @@ def _test(form):
 def test_send():
     """The Test button, with JavaScript: the outcome as JSON, or the fields' errors."""
     form = ChronoForm(channels=_channels())
-    outcome = _test(form)
+    chrono_id = request.args.get("chrono", "")
+    chrono = db.get_or_404(Chrono, int(chrono_id)) if chrono_id.isdigit() else None
+    outcome = _test(form, chrono)
     if outcome is None:
         return jsonify(errors={field.name: field.errors for field in form if field.errors}), 422
     return jsonify(outcome)
@@ -198,6 +208,15 @@ def resume(chrono_id):
     db.session.commit()
     tasks.dispatch_chrono(chrono)
     flash(_("Resumed: it runs again from now on."), "success")
+    return redirect(url_for("chronos.detail", chrono_id=chrono_id))
+
+
+@bp.route("/chronos/<int:chrono_id>/rotate-secret", methods=["POST"])
+def rotate_secret(chrono_id):
+    chrono = service.rotate_secret(db.get_or_404(Chrono, chrono_id))
+    db.session.commit()
+    flash(_("New signing secret, shown only now: %(secret)s. The old one no longer works.",
+            secret=chrono.signing_secret), "success")
     return redirect(url_for("chronos.detail", chrono_id=chrono_id))
 
 

@@ -46,6 +46,8 @@ def prepare(chrono, config, run=None):
             payload=chrono.payload,
             timeout_s=(chrono.config or {}).get("timeout_ms", config["HTTP_REQUEST_TIMEOUT_MS"]) / 1000,
             max_bytes=config["RESPONSE_MAX_BYTES"],
+            signing_secret=chrono.signing_secret,  # None for the form's Test of an unsaved chrono
+            allowed=tuple(config.get("OUTBOUND_ALLOWED_NETWORKS") or ()),
         )
         return partial(http.send, request)
     if chrono.target_type == TargetType.MESSAGE:

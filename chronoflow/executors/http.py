@@ -3,16 +3,32 @@
 The request is a plain snapshot taken before the call, so no database
 transaction stays open while a slow target keeps us waiting.
 """
+import hashlib
+import hmac
 import json
+import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import requests
+from flask import current_app, has_app_context
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
+from ..security import mask_headers
+from . import outbound
 from .outcome import Outcome
+
+# Signed webhooks (README "Signed webhooks"): HMAC-SHA256 over "<timestamp>.<body>".
+TIMESTAMP_HEADER = "X-ChronoFlow-Timestamp"
+SIGNATURE_HEADER = "X-ChronoFlow-Signature"
 
 SNIPPET_CHARS = 1000
 USER_AGENT = "ChronoFlow/1.0 (+https://github.com/chronoflow)"
@@ -20,11 +36,75 @@ USER_AGENT = "ChronoFlow/1.0 (+https://github.com/chronoflow)"
 _local = threading.local()
 
 
-def _session():
-    # One pooled session per worker thread: keep-alive to targets called often.
-    if not hasattr(_local, "session"):
-        _local.session = requests.Session()
-    return _local.session
+def _session(allowed):
+    # One pooled session per worker thread (and outbound policy): keep-alive to
+    # targets called often.
+    sessions = _local.__dict__.setdefault("sessions", {})
+    if allowed not in sessions:
+        session = requests.Session()
+        session.trust_env = False  # no proxy from the environment: we connect to what we checked
+        adapter = GuardedAdapter(allowed)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        sessions[allowed] = session
+    return sessions[allowed]
+
+
+class _GuardedConnection:
+    """urllib3's connection, but the socket comes from outbound.connect: the host
+    is resolved once, every address checked, and the checked address connected to."""
+
+    allowed = ()
+
+    def _new_conn(self):
+        timeout = self.timeout if isinstance(self.timeout, (int, float)) else None
+        try:
+            sock = outbound.connect(
+                self._dns_host, self.port, self.allowed, timeout, self.source_address, self.socket_options
+            )
+        except socket.gaierror as e:
+            raise NameResolutionError(self.host, self, e) from e
+        except TimeoutError as e:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={timeout})") from e
+        except OSError as e:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {e}") from e
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
+
+
+@lru_cache(maxsize=16)
+def _pool_classes(allowed):
+    conn = type("GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), {"allowed": allowed})
+    tls = type("GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), {"allowed": allowed})
+    return {
+        "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": conn}),
+        "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": tls}),
+    }
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose connections obey the outbound policy."""
+
+    def __init__(self, allowed=()):
+        self.allowed = tuple(allowed)
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(self.allowed)
+
+
+def allowed_networks():
+    """OUTBOUND_ALLOWED_NETWORKS of the current app (none outside one)."""
+    if has_app_context():
+        return tuple(current_app.config.get("OUTBOUND_ALLOWED_NETWORKS") or ())
+    return ()
+
+
+def sign(secret, timestamp, body):
+    """The signature header's value: v1=hex(HMAC-SHA256(secret, "<timestamp>.<body>"))."""
+    message = str(timestamp).encode() + b"." + (body or b"")
+    return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -35,6 +115,8 @@ class HttpRequest:
     payload: object = None  # str: sent as is; any other JSON value: sent as JSON
     timeout_s: float = 10.0
     max_bytes: int = 65536
+    signing_secret: str | None = None  # signs the request (chronos); None: unsigned (alerts)
+    allowed: tuple | None = None  # OUTBOUND_ALLOWED_NETWORKS; None: the current app's
 
     def body(self):
         """Bytes to send and the Content-Type they imply."""
@@ -51,21 +133,26 @@ def send(request: HttpRequest) -> Outcome:
     if content_type:
         headers["Content-Type"] = content_type
     headers.update(request.headers)  # what the person set wins
+    if request.signing_secret:
+        timestamp = int(time.time())
+        headers[TIMESTAMP_HEADER] = str(timestamp)
+        headers[SIGNATURE_HEADER] = sign(request.signing_secret, timestamp, body)
 
-    sent = {  # what the run's page shows as "request as sent"
+    sent = {  # what the run's page shows as "request as sent"; secrets masked
         "request": {
             "method": request.method,
             "url": request.url,
-            "headers": headers,
+            "headers": mask_headers(headers),
             "body": body.decode("utf-8", errors="replace")[:SNIPPET_CHARS] if body else None,
         }
     }
     started = time.monotonic()
     deadline = started + request.timeout_s
+    allowed = allowed_networks() if request.allowed is None else tuple(request.allowed)
     try:
         # Redirects are not followed: a 3xx counts as success, and following
         # one would send the request somewhere the person never configured.
-        with _session().request(
+        with _session(allowed).request(
             request.method,
             request.url,
             headers=headers,
@@ -75,6 +162,8 @@ def send(request: HttpRequest) -> Outcome:
             stream=True,
         ) as response:
             content = _read_bounded(response, request.max_bytes, deadline)
+    except outbound.Blocked as exc:
+        return Outcome.failure("blocked", str(exc), _ms(started), retryable=False, result=sent)
     except requests.Timeout:
         return Outcome.failure("timeout", f"No response within {request.timeout_s:g} s", _ms(started), result=sent)
     except requests.ConnectionError as exc:

@@ -8,13 +8,34 @@ the executor's claim makes a duplicate task harmless.
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from .. import executors
 from ..extensions import db
 from ..models import ChronoRun, RunStatus, utcnow
 from . import streaks
 from .runner import may_retry
+
+# The status list is written into the SQL, not bound: psycopg prepares a statement
+# after 5 executions, and PostgreSQL's generic plan for `status = ANY($1, $2, $3)`
+# cannot prove the partial index ix_chrono_runs_open's predicate, so it scanned the
+# whole table. Literals keep the index in every plan.
+OPEN_STATUSES = bindparam("open_statuses", list(RunStatus.OPEN), expanding=True, literal_execute=True)
+
+
+def stale_runs_query(before, limit):
+    """Open runs due before `before` that no task may be working on, oldest first, locked."""
+    return (
+        select(ChronoRun)
+        .where(
+            ChronoRun.status.in_(OPEN_STATUSES),
+            ChronoRun.scheduled_for < before,
+            or_(ChronoRun.status != RunStatus.RETRYING, ChronoRun.next_attempt_at < before),
+        )
+        .order_by(ChronoRun.scheduled_for)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
 
 
 def recover_lost_runs(now=None, limit=1000, alerts=None):
@@ -25,17 +46,7 @@ def recover_lost_runs(now=None, limit=1000, alerts=None):
     now = now or utcnow()
     config = current_app.config
     grace = timedelta(seconds=config["RECOVERY_AFTER_SECONDS"])
-    stale = db.session.scalars(
-        select(ChronoRun)
-        .where(
-            ChronoRun.status.in_(RunStatus.OPEN),
-            ChronoRun.scheduled_for < now - grace,
-            or_(ChronoRun.status != RunStatus.RETRYING, ChronoRun.next_attempt_at < now - grace),
-        )
-        .order_by(ChronoRun.scheduled_for)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    stale = db.session.scalars(stale_runs_query(now - grace, limit)).all()
 
     again = []
     for run in stale:

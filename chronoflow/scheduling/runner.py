@@ -12,6 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import joinedload
 
 from .. import executors
 from ..extensions import db
@@ -28,7 +29,7 @@ RECORD_PATIENCE_S = 60
 
 def execute_run(run_id, sleep=time.sleep):
     """Returns the delay in seconds before the next attempt, or None when done."""
-    run = db.session.get(ChronoRun, run_id)
+    run = _load(run_id)  # the run and its chrono, in one query
     if run is None or run.status not in (RunStatus.PENDING, RunStatus.RETRYING):
         db.session.rollback()
         return None
@@ -45,8 +46,9 @@ def execute_run(run_id, sleep=time.sleep):
     if run.attempt == 0 and wait > EARLY.total_seconds():
         db.session.rollback()
         return wait  # delivered too early (a re-dispatch): come back on time
-    if run.attempt == 0 and wait > 0:
-        db.session.rollback()
+    slept = run.attempt == 0 and wait > 0
+    if slept:
+        db.session.rollback()  # no transaction (SQLite: no write lock) held while waiting
         sleep(wait)
 
     started = utcnow()
@@ -65,6 +67,9 @@ def execute_run(run_id, sleep=time.sleep):
     if attempt_number is None:  # another worker has it, or it finished meanwhile
         db.session.rollback()
         return None
+    if slept:  # the rollback expired both: read them again as they are now, in one query
+        run = _load(run_id)
+        chrono = run.chrono
     config = current_app.config
     attempt = executors.prepare(chrono, config, run)
     max_attempts = (chrono.config or {}).get("max_attempts", config["DEFAULT_MAX_ATTEMPTS"])
@@ -96,8 +101,25 @@ def record_patiently(run_id, attempt_number, started, outcome, max_attempts, sle
             delay = min(delay * 2, 5.0)
 
 
+def _load(run_id, lock=False):
+    """The run with its chrono, in one SELECT; `lock`: both rows FOR UPDATE.
+
+    The locks are taken in the order every writer takes them, run then chrono
+    (the outcome's UPDATE of the chrono used to take the second one at commit).
+    """
+    query = (
+        select(ChronoRun)
+        .options(joinedload(ChronoRun.chrono, innerjoin=True))
+        .where(ChronoRun.id == run_id)
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        query = query.with_for_update()
+    return db.session.scalars(query).one_or_none()
+
+
 def record_outcome(run_id, attempt_number, started, outcome, max_attempts):
-    run = db.session.get(ChronoRun, run_id, with_for_update=True)
+    run = _load(run_id, lock=True)
     if run is None:  # the chrono was deleted while its target was being called
         db.session.rollback()
         return None
@@ -138,7 +160,7 @@ def record_outcome(run_id, attempt_number, started, outcome, max_attempts):
     run.result = result
     run.chrono.last_run_at = run.started_at
     run.chrono.last_run_status = run.status
-    alert = streaks.record_final(run, now) if retry_delay is None else None
+    alert = streaks.record_final(run, now, chrono_locked=True) if retry_delay is None else None
     db.session.commit()
     streaks.send_alert(alert)
     return retry_delay
@@ -170,10 +192,27 @@ def overlap_policy(chrono, config=None):
         return chosen
     config = config or current_app.config
     timeout = executors.longest_attempt(chrono, config)
-    now = utcnow()
-    first = next_fire_time(chrono.cron, chrono.timezone, now)
-    interval = next_fire_time(chrono.cron, chrono.timezone, first) - first
-    return "skip" if interval < timeout else "allow"
+    return "skip" if _interval(chrono.cron, chrono.timezone, utcnow()) < timeout else "allow"
+
+
+# (cron, timezone) -> (computed at, next fire time, the interval after it). The
+# next fire time after `now` stays the same from `computed at` until it comes, so
+# the entry answers exactly as a fresh computation would until then.
+_intervals = {}
+
+
+def _interval(cron, tz, now):
+    """Time between the next two occurrences after `now`."""
+    key = (cron, tz)
+    cached = _intervals.get(key)
+    if cached is not None and cached[0] <= now < cached[1]:
+        return cached[2]
+    first = next_fire_time(cron, tz, now)
+    interval = next_fire_time(cron, tz, first) - first
+    if len(_intervals) >= 4096:
+        _intervals.clear()
+    _intervals[key] = (now, first, interval)
+    return interval
 
 
 def overlaps(run):

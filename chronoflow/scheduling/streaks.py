@@ -22,19 +22,22 @@ def auto_pause_limit(chrono):
     return (chrono.config or {}).get("auto_pause_after", current_app.config["AUTO_PAUSE_AFTER_FAILURES"])
 
 
-def record_final(run, now=None):
+def record_final(run, now=None, chrono_locked=False):
     """Update the chrono's failure streak for a run that just became final.
 
     Returns an alert payload (a dict) to send after the commit, or None.
     Skipped and cancelled runs leave the streak as it is: nothing was learned.
+    `chrono_locked`: the caller read the chrono FOR UPDATE in this transaction
+    (the runner does, with the run), so it is current and nobody else counts.
     """
     if run.status not in (RunStatus.SUCCESS, RunStatus.FAILED):
         return None
     chrono = run.chrono
-    # Two runs of one chrono may finish at once: count under the chrono's row lock
-    # (flushed first: the refresh would forget changes the caller made).
-    db.session.flush()
-    db.session.refresh(chrono, with_for_update=True)
+    if not chrono_locked:
+        # Two runs of one chrono may finish at once: count under the chrono's row lock
+        # (flushed first: the refresh would forget changes the caller made).
+        db.session.flush()
+        db.session.refresh(chrono, with_for_update=True)
     threshold = current_app.config["ALERT_AFTER_FAILURES"]
     previous = chrono.consecutive_failures or 0
     if run.status == RunStatus.SUCCESS:

@@ -150,6 +150,9 @@ def new_page(browser, locale, request):
         context.route(ELSEWHERE, lambda route: _refuse(route, problems))
         page = context.new_page()
         page.on("pageerror", lambda error: problems.append(f"uncaught JavaScript error on {page.url}: {error}"))
+        # The Content-Security-Policy (chronoflow/security.py): a page that breaks it fails.
+        page.on("console", lambda message: "Content Security Policy" in message.text
+                and problems.append(f"CSP violation on {page.url}: {message.text}"))
         opened.append((context, page, problems))
         return page
 

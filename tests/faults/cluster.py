@@ -35,6 +35,7 @@ FAST = {
     "HEALTH_STALE_SECONDS": "15",
     "AUTO_PAUSE_AFTER_FAILURES": "0",
     "SECRET_KEY": "faults",
+    "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8,::1",  # the targets are on 127.0.0.1
     "PYTHONUNBUFFERED": "1",
 }
 

@@ -30,7 +30,9 @@ class Stack:
     """The web server and the worker, started as a person would, with `env`."""
 
     def __init__(self, env, tmp_path):
-        self.env = {**os.environ, **env, "SECRET_KEY": "e2e", "PYTHONUNBUFFERED": "1"}
+        # The targets are servers on 127.0.0.1, which the default outbound policy refuses.
+        self.env = {**os.environ, "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8,::1", **env,
+                    "SECRET_KEY": "e2e", "PYTHONUNBUFFERED": "1"}
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.logs = tmp_path
