@@ -154,6 +154,7 @@ def test_the_scheduler_queries_use_their_index(app, backend, index):
     db.session.rollback()
 
 
+@pytest.mark.parametrize("backend", ["postgres"])  # prepared statements and generic plans are PostgreSQL's
 def test_the_recovery_sweep_uses_its_partial_index_in_a_generic_plan(app, backend):
     """psycopg prepares a statement after 5 executions; PostgreSQL may then use a
     generic plan, which must still be able to prove ix_chrono_runs_open's predicate."""
@@ -161,8 +162,6 @@ def test_the_recovery_sweep_uses_its_partial_index_in_a_generic_plan(app, backen
 
     from chronoflow.scheduling.recovery import stale_runs_query
 
-    if backend != "postgres":
-        pytest.skip("prepared statements and generic plans are PostgreSQL's")
     compiled = stale_runs_query(NOON, 1000).compile(db.engine, compile_kwargs={"render_postcompile": True})
     names = []
 
