@@ -171,6 +171,7 @@ def test_the_list_searches_and_looks_right(live_stack, page, screenshot, target)
 def test_on_a_phone_nothing_overflows(live_stack, phone_page, screenshot, target):
     url = create_with_the_form(phone_page, live_stack, "Phone check", target.url("/phone"))
     phone_page.get_by_role("button", name="Run now").click()
+    expect(phone_page.get_by_text("Started: the run appears")).to_be_visible()  # its navigation is over
     for _ in range(30):
         phone_page.goto(url)
         if phone_page.locator("table.runs .badge-success").count():

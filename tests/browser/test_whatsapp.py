@@ -46,6 +46,7 @@ def test_link_a_number_schedule_a_message_and_read_who_got_it(live_stack, live_w
 
     sent = live_waha.wait_for_sent(2, timeout=20)
     page.get_by_role("button", name="Pause").click()  # one occurrence is enough
+    expect(page.get_by_text("Paused: it will not run")).to_be_visible()  # its navigation is over
     assert [m.chat_id for m in sent[:2]] == ["5511987654321@c.us", "5521998765432@c.us"]
     for message in sent[:2]:
         assert re.fullmatch(r"Bom dia! Lembrete da padaria: \d\d/\d\d/\d{4} às \d\d:\d\d", message.text), message
