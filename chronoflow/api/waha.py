@@ -3,8 +3,10 @@ import base64
 
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
+from werkzeug.exceptions import HTTPException
 
 from ..chronos.schemas import Input, messages
+from ..errors import handle_http_exception
 from ..i18n import _m
 from ..waha import service
 from ..waha.client import SessionNotFound, SessionNotReady, WahaError, WahaUnreachable
@@ -40,14 +42,21 @@ class CodeSchema(Schema):
     code = fields.String()
 
 
+@blp.errorhandler(WahaError)
 def waha_failed(exc):
-    """WAHA's problem in /api's error shape: 404 no such session, 409 not connected,
-    503 unreachable, 502 anything else WAHA (or its key) got wrong."""
+    """WAHA's problem, from any endpoint here, in /api's error shape: 404 no such
+    session, 409 not connected, 503 unreachable, 502 anything else WAHA (or its key)
+    got wrong."""
     if isinstance(exc, SessionNotFound):
-        abort(404, message=str(exc))
-    if isinstance(exc, SessionNotReady):
-        abort(409, message=str(exc))
-    abort(503 if isinstance(exc, WahaUnreachable) else 502, message=str(exc))
+        code = 404
+    elif isinstance(exc, SessionNotReady):
+        code = 409
+    else:
+        code = 503 if isinstance(exc, WahaUnreachable) else 502
+    try:
+        abort(code, message=str(exc))
+    except HTTPException as error:
+        return handle_http_exception(error)
 
 
 def checked(name):
@@ -60,57 +69,39 @@ def checked(name):
 @blp.route("")
 @blp.response(200, SessionSchema(many=True))
 def list_sessions():
-    try:
-        return [session.as_json() for session in service.client().list_sessions()]
-    except WahaError as exc:
-        waha_failed(exc)
+    return [session.as_json() for session in service.client().list_sessions()]
 
 
 @blp.route("", methods=["POST"])
 @blp.arguments(SessionCreate)
 @blp.response(201, SessionSchema)
 def create_session(values):
-    try:
-        return service.client().create_session(checked(values["name"]), start=values["start"]).as_json()
-    except WahaError as exc:
-        waha_failed(exc)
+    return service.client().create_session(checked(values["name"]), start=values["start"]).as_json()
 
 
 @blp.route("/<name>")
 @blp.response(200, SessionSchema)
 def get_session(name):
-    try:
-        return service.client().get_session(checked(name)).as_json()
-    except WahaError as exc:
-        waha_failed(exc)
+    return service.client().get_session(checked(name)).as_json()
 
 
 @blp.route("/<name>", methods=["DELETE"])
 @blp.response(204)
 def delete_session(name):
-    try:
-        service.client().delete(checked(name))
-    except WahaError as exc:
-        waha_failed(exc)
+    service.client().delete(checked(name))
 
 
 @blp.route("/<name>/<any(start, stop, restart, logout):action>", methods=["POST"])
 @blp.response(200, SessionSchema)
 def session_action(name, action):
-    try:
-        return getattr(service.client(), action)(checked(name)).as_json()
-    except WahaError as exc:
-        waha_failed(exc)
+    return getattr(service.client(), action)(checked(name)).as_json()
 
 
 @blp.route("/<name>/qr")
 @blp.response(200, QrSchema)
 def qr(name):
     """The QR code to scan while the session is SCAN_QR_CODE (409 otherwise)."""
-    try:
-        png = service.client().qr_png(checked(name))
-    except WahaError as exc:
-        waha_failed(exc)
+    png = service.client().qr_png(checked(name))
     return {"mimetype": "image/png", "data": base64.b64encode(png).decode()}
 
 
@@ -125,7 +116,4 @@ def pairing_code(values, name):
         recipient = parse_recipient(values["phone_number"], current_app.config["DEFAULT_PHONE_REGION"])
     except RecipientError as exc:
         abort(422, message=str(exc), errors={"json": {"phone_number": [str(exc)]}})
-    try:
-        return {"code": service.client().request_code(checked(name), recipient.phone)}
-    except WahaError as exc:
-        waha_failed(exc)
+    return {"code": service.client().request_code(checked(name), recipient.phone)}
