@@ -30,10 +30,11 @@ def create_app(overrides=None):
     babel.init_app(app, locale_selector=select_locale)
     compile_catalogs()  # .mo files are build output: a fresh clone has only .po
 
-    from . import api, channels, chronos, cli, errors, main, runs, security, tasks, waha  # noqa: F401 (tasks register with huey)
+    from . import accounts, api, channels, chronos, cli, errors, main, runs, security, tasks, waha  # noqa: F401 (tasks register with huey)
     from .queue import huey
 
     huey.init_app(app)
+    accounts.init_app(app)
     api.init_app(app)
     errors.init_app(app)
     security.init_app(app)

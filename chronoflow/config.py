@@ -124,6 +124,16 @@ def _seconds(name, value):
     return number
 
 
+def _rate_limit(name, value):
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must look like '10 per minute;50 per hour', got {value!r}") from None
+    return value
+
+
 # name -> (default, parser). A default of None means "unset".
 SETTINGS = {
     "DATABASE_URL": (None, lambda n, v: database_url(v)),
@@ -157,6 +167,9 @@ SETTINGS = {
     "HEALTH_STALE_SECONDS": ("60", lambda n, v: _int(n, v, low=15, high=86_400)),
     "WORKER_THREADS": ("16", lambda n, v: _int(n, v, low=1, high=1024)),
     "SQLALCHEMY_ECHO": ("false", _bool),
+    "LOGIN_RATE_LIMIT": ("10 per minute;50 per hour", _rate_limit),
+    "SESSION_LIFETIME_DAYS": ("30", lambda n, v: _int(n, v, low=1, high=365)),
+    "TRUSTED_PROXIES": ("0", lambda n, v: _int(n, v, low=0, high=10)),
 }
 
 

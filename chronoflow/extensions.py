@@ -1,5 +1,6 @@
 """Extensions are created unbound here and attached in create_app()."""
 from flask_babel import Babel
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -15,10 +16,9 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-
-
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 api = Api()
+login_manager = LoginManager()

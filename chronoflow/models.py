@@ -210,3 +210,54 @@ class Heartbeat(db.Model):
     beat_at = db.Column(UTCDateTime, nullable=False)
 
     __table_args__ = (db.Index("ix_heartbeats_kind", "kind", "beat_at"),)
+
+
+class User(db.Model):
+    """Someone who may sign in. Every user sees and manages every chrono: ChronoFlow
+    is one team's scheduler, not a multi-tenant service."""
+
+    __tablename__ = "users"
+
+    id = db.Column(Integer, primary_key=True)
+    username = db.Column(db.String(80), nullable=False, unique=True)  # stored lower-case
+    password_hash = db.Column(db.String(255), nullable=False)
+    # Part of the session cookie: a new one (password changed) signs out every
+    # other browser, since Flask's sessions live in signed cookies, not on the server.
+    session_key = db.Column(db.String(32), nullable=False, default=lambda: secrets.token_hex(16))
+    is_active = db.Column(db.Boolean, nullable=False, default=True)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    last_login_at = db.Column(UTCDateTime)
+
+    tokens = db.relationship("ApiToken", back_populates="user", cascade="all, delete-orphan",
+                             order_by="ApiToken.id.desc()")
+
+    # Flask-Login's user interface
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self):
+        return f"{self.id}:{self.session_key}"
+
+    def __repr__(self):
+        return f"<User {self.id} {self.username!r}>"
+
+
+class ApiToken(db.Model):
+    """A personal token for the JSON API. Only its SHA-256 is kept: the token itself
+    is shown once, when it is created."""
+
+    __tablename__ = "api_tokens"
+
+    id = db.Column(Integer, primary_key=True)
+    user_id = db.Column(Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    name = db.Column(db.String(100), nullable=False)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    prefix = db.Column(db.String(16), nullable=False)  # the first characters, to tell tokens apart
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    last_used_at = db.Column(UTCDateTime)
+    revoked_at = db.Column(UTCDateTime)
+
+    user = db.relationship("User", back_populates="tokens")
+
+    def __repr__(self):
+        return f"<ApiToken {self.id} {self.prefix}… user={self.user_id}>"

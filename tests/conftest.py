@@ -15,7 +15,7 @@ import psycopg
 import pytest
 import redis
 
-from flask import request_started
+from flask import g, request_started
 
 from chronoflow import create_app
 from chronoflow.extensions import db
@@ -107,24 +107,76 @@ def app_overrides(backend, tmp_path, request):
     }
 
 
+def _fresh_g(sender, **extra):
+    flask_babel.refresh()
+    for cached in ("_login_user", "csrf_token"):  # Flask-Login's user, Flask-WTF's token
+        g.pop(cached, None)
+
+
 @pytest.fixture
 def app(backend, tmp_path, request):
     app = create_app(app_overrides(backend, tmp_path, request))
     # Tests hold one app context, so requests share its `g`, where Flask-Babel
-    # caches the locale: forget it at each request, as a fresh context would.
-    request_started.connect(lambda sender, **extra: flask_babel.refresh(), app, weak=False)
+    # caches the locale, Flask-Login the user and Flask-WTF the CSRF token:
+    # forget them at each request, as a fresh context would.
+    request_started.connect(_fresh_g, app, weak=False)
     with app.app_context():
         yield app
         db.session.remove()
         if backend == "postgres":
-            db.session.execute(db.text("TRUNCATE chrono_runs, chronos, channels RESTART IDENTITY CASCADE"))
+            db.session.execute(db.text(
+                "TRUNCATE chrono_runs, chronos, channels, api_tokens, users RESTART IDENTITY CASCADE"))
             db.session.commit()
         db.engine.dispose()
     huey.storage.flush_all()
 
 
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(PASSWORD)  # scrypt is slow on purpose: hash once
+
+
 @pytest.fixture
-def client(app):
+def user(app, password_hash):
+    """A committed user, "tester", whose password is PASSWORD."""
+    from chronoflow.models import User
+
+    user = User(username="tester", password_hash=password_hash)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def api_token(user):
+    """A live API token of `user`, in clear."""
+    from chronoflow.accounts import service
+
+    _row, token = service.create_token(user, {"name": "tests"})
+    db.session.commit()
+    return token
+
+
+@pytest.fixture
+def client(app, user, api_token):
+    """A browser signed in as `user` that also sends `api_token` to the API (the
+    token is ignored outside /api, where the session cookie counts)."""
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token}"
+    return client
+
+
+@pytest.fixture
+def anonymous(app):
+    """A browser that has not signed in."""
     return app.test_client()
 
 

@@ -6,7 +6,6 @@ import time
 
 import psycopg
 import pytest
-import requests
 
 from chronoflow.queue import UTCRedisStorage
 
@@ -48,7 +47,7 @@ def stack(request, tmp_path):
 
 def test_a_chrono_fires_on_time_and_its_history_shows_it(stack, target):
     target.respond("/e2e", body=b'{"received": true}')
-    response = requests.post(
+    response = stack.http.post(
         stack.base + "/api/chronos",
         json={
             "name": "e2e",
@@ -73,9 +72,9 @@ def test_a_chrono_fires_on_time_and_its_history_shows_it(stack, target):
     assert first.headers["X-E2E"] == "yes"
     assert json.loads(first.body) == {"hello": "world"}
 
-    requests.post(f"{stack.base}/api/chronos/{chrono['id']}/pause", timeout=5).raise_for_status()
+    stack.http.post(f"{stack.base}/api/chronos/{chrono['id']}/pause", timeout=5).raise_for_status()
     time.sleep(0.5)  # let a run already under way finish
-    history = requests.get(f"{stack.base}/api/chronos/{chrono['id']}/runs?take=200", timeout=5).json()
+    history = stack.http.get(f"{stack.base}/api/chronos/{chrono['id']}/runs?take=200", timeout=5).json()
     done = [run for run in history["items"] if run["status"] == "success"]
     assert len(done) >= 3
     assert len(done) == len(target.received("/e2e"))  # one row per call, none lost, none doubled
@@ -92,16 +91,16 @@ def test_a_chrono_fires_on_time_and_its_history_shows_it(stack, target):
 
 
 def test_run_now_goes_through_the_worker(stack, target):
-    chrono = requests.post(
+    chrono = stack.http.post(
         stack.base + "/api/chronos",
         json={"name": "manual", "schedule": "@yearly", "url": target.url("/manual")},
         timeout=5,
     ).json()
-    run = requests.post(f"{stack.base}/api/chronos/{chrono['id']}/trigger", timeout=5).json()
+    run = stack.http.post(f"{stack.base}/api/chronos/{chrono['id']}/trigger", timeout=5).json()
     target.wait_for(1, "/manual", timeout=15)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        run = requests.get(f"{stack.base}/api/runs/{run['id']}", timeout=5).json()
+        run = stack.http.get(f"{stack.base}/api/runs/{run['id']}", timeout=5).json()
         if run["status"] == "success":
             break
         time.sleep(0.1)

@@ -9,17 +9,17 @@ import json
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice as Choice
 
+from ..forms import SchemaForm
 from ..models import TargetType
 from ..security import mask_headers
 
 CONFIG_FIELDS = ("timeout_ms", "max_attempts")
 
 
-class ChronoForm(FlaskForm):
+class ChronoForm(SchemaForm):
     name = StringField(_l("Name"))
     description = TextAreaField(_l("Description"))
     schedule = StringField(_l("Schedule"), description=_l("e.g. todo dia às 18:30, every 15 minutes, 0 9 * * 1-5"))
@@ -118,21 +118,6 @@ class ChronoForm(FlaskForm):
         except ValueError:
             field.errors.append(message)
             return default
-
-    def errors_found(self):
-        return any(field.errors for field in self)
-
-    def attach_errors(self, messages):
-        """marshmallow's errors ({"field": [...], "config": {"timeout_ms": [...]}}) onto the fields."""
-        for name, problems in messages.items():
-            if name == "config" and isinstance(problems, dict):
-                self.attach_errors(problems)
-                continue
-            field = getattr(self, name, None)
-            target = field.errors if field is not None and hasattr(field, "errors") else self.form_errors
-            if isinstance(problems, dict):  # per item, e.g. recipients.2
-                problems = [message for nested in problems.values() for message in nested]
-            target.extend(str(problem) for problem in problems)
 
     def fill_from_curl(self, parsed):
         if parsed["method"] in current_app.config["ALLOWED_METHODS"]:

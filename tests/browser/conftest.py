@@ -2,8 +2,8 @@
 seen through Debian's chromium driven by Playwright. Nothing is downloaded:
 scripts/test installs the browser with apt when it is missing.
 
-    def test_the_list(live_stack, page, screenshot, target):
-        requests.post(live_stack + "/api/chronos", json={..., "url": target.url("/hook")}, timeout=5)
+    def test_the_list(live_stack, live_api, page, screenshot, target):
+        live_api.post(live_stack + "/api/chronos", json={..., "url": target.url("/hook")}, timeout=5)
         page.goto(live_stack + "/")
         expect(page.get_by_role("heading", name="Chronos")).to_be_visible()
         screenshot(page, "chronos-list")
@@ -13,13 +13,16 @@ Fixtures
                and one worker shared by the whole session, on the embedded default
                (SQLite database and queue in a temporary folder), SCHEDULER_INTERVAL at
                its default. Shared: tests see each other's chronos, so name yours.
+  live_api     a requests.Session with an API token of live_stack's admin (session).
+  live_user    (username, password) of that admin.
   browser      chromium, headless (session).
-  page         a page in a fresh context (cookies, storage) per test, 1280x800, in
-               the language of the `locale` fixture (default "en-US"; a test picks
+  page         a page in a fresh context per test, signed in as live_user, 1280x800,
+               in the language of the `locale` fixture (default "en-US"; a test picks
                another with @pytest.mark.parametrize("locale", ["pt-BR"])).
   phone_page   the same at 390x844, mobile and touch.
   new_page     new_page(**options) -> one more page in a fresh context, with
-               Browser.new_context options (viewport, locale, ...) over the defaults.
+               Browser.new_context options (viewport, locale, ...) over the defaults;
+               new_page(storage_state=None) has not signed in.
   screenshot   screenshot(page, name) -> the Path of a full-page PNG,
                test-artifacts/screenshots/<name>.png (kept after the run, gitignored);
                with UPDATE_SCREENSHOTS=1 also copied to docs/screenshots/<name>.png.
@@ -44,7 +47,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from ..support.fake_waha import FakeWaha
-from ..support.stack import ROOT, Stack
+from ..support.stack import PASSWORD, ROOT, USERNAME, Stack
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -122,6 +125,33 @@ def live_stack(tmp_path_factory, live_waha):
 
 
 @pytest.fixture(scope="session")
+def live_api(live_stack):
+    return _running["stack"].http
+
+
+@pytest.fixture(scope="session")
+def live_user():
+    return USERNAME, PASSWORD
+
+
+@pytest.fixture(scope="session")
+def signed_in(live_stack, browser):
+    """The cookies of a browser that signed in through the form, for every page's context."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(live_stack + "/login")
+        page.get_by_label("Username").fill(USERNAME)
+        page.get_by_label("Password").fill(PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        assert not page.url.startswith(live_stack + "/login"), "signing in failed"
+        return context.storage_state()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
         message = f"no browser at {CHROMIUM}: scripts/test installs it (Debian: apt-get install chromium)"
@@ -141,11 +171,12 @@ def locale():
 
 
 @pytest.fixture
-def new_page(browser, locale, request):
+def new_page(browser, locale, signed_in, request):
     opened = []
 
     def new(**options):
-        context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, "locale": locale, **options})
+        defaults = {"viewport": {"width": 1280, "height": 800}, "locale": locale, "storage_state": signed_in}
+        context = browser.new_context(**{**defaults, **options})
         problems = []
         context.route(ELSEWHERE, lambda route: _refuse(route, problems))
         page = context.new_page()

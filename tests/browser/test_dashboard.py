@@ -4,7 +4,6 @@ switch language, on a laptop and on a phone, with and without JavaScript."""
 import re
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 def create_with_the_form(page, base, name, url, schedule="a cada 10 segundos"):
@@ -139,8 +138,8 @@ def test_every_form_control_has_a_label(live_stack, page):
 
 
 @pytest.mark.parametrize("locale", ["pt-BR"])
-def test_portuguese_from_the_browser_and_english_from_the_switch(live_stack, page, screenshot, target):
-    requests.post(live_stack + "/api/chronos", json={"name": "Lembrete da loja", "schedule": "todo dia às 18",
+def test_portuguese_from_the_browser_and_english_from_the_switch(live_stack, live_api, page, screenshot, target):
+    live_api.post(live_stack + "/api/chronos", json={"name": "Lembrete da loja", "schedule": "todo dia às 18",
                                                      "url": target.url("/loja")}, timeout=5).raise_for_status()
     page.goto(live_stack + "/")
     expect(page.get_by_role("link", name="+ Novo chrono").first).to_be_visible()
@@ -156,9 +155,9 @@ def test_portuguese_from_the_browser_and_english_from_the_switch(live_stack, pag
     expect(page.get_by_role("link", name="+ Novo chrono").first).to_be_visible()
 
 
-def test_the_list_searches_and_looks_right(live_stack, page, screenshot, target):
+def test_the_list_searches_and_looks_right(live_stack, live_api, page, screenshot, target):
     for name, schedule in (("Backup ping", "de hora em hora"), ("Weekly digest", "toda segunda às 9h")):
-        requests.post(live_stack + "/api/chronos", json={"name": name, "schedule": schedule,
+        live_api.post(live_stack + "/api/chronos", json={"name": name, "schedule": schedule,
                                                          "url": target.url("/x")}, timeout=5).raise_for_status()
     page.goto(live_stack + "/")
     screenshot(page, "chronos-list")

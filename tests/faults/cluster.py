@@ -20,7 +20,7 @@ import requests
 
 from chronoflow.schedules import next_fire_time
 
-from ..support.stack import ROOT, free_port
+from ..support.stack import ROOT, create_admin, free_port
 
 FINAL = {"success", "failed", "cancelled", "skipped"}
 
@@ -47,6 +47,7 @@ class Cluster:
         self.processes = {}
         self.files = []
         self.ports = {}
+        self.http = None  # a requests.Session with the admin's API token, after migrate()
 
     @property
     def database_url(self):
@@ -55,7 +56,14 @@ class Cluster:
     def migrate(self):
         subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=ROOT, env=self.env,
                        check=True, capture_output=True, timeout=60)
+        self.http = create_admin(self.env)
         return self
+
+    def api(self, base, method, path, **kwargs):
+        """A JSON API call with the admin's token; any error status fails the test."""
+        response = self.http.request(method, base + path, timeout=10, **kwargs)
+        assert response.status_code < 400, response.text
+        return response.json() if response.content else None
 
     def web(self, name="web"):
         port = free_port()
@@ -108,12 +116,6 @@ class Cluster:
             process.wait(10)
         for log in self.files:
             log.close()
-
-
-def api(base, method, path, **kwargs):
-    response = requests.request(method, base + path, timeout=10, **kwargs)
-    assert response.status_code < 400, response.text
-    return response.json() if response.content else None
 
 
 def utcnow():

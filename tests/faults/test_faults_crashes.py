@@ -6,7 +6,7 @@ import time
 import pytest
 
 from ..support.target import Reply
-from .cluster import api, check_ledger, runs, since_creation, utcnow, wait_for, wait_until_final
+from .cluster import check_ledger, runs, since_creation, utcnow, wait_for, wait_until_final
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
@@ -18,7 +18,7 @@ def test_it_retries_the_run_of_a_consumer_killed_mid_request(make_cluster, targe
     cluster.worker("worker-1")
     cluster.wait_healthy()
 
-    chrono = api(base, "POST", "/api/chronos", json={
+    chrono = cluster.api(base, "POST", "/api/chronos", json={
         "name": "slow", "schedule": "every 10 seconds", "url": target.url("/slow"),
         "config": {"timeout_ms": 3000, "max_attempts": 3}})
     (first,) = target.wait_for(1, "/slow", timeout=15)
@@ -38,7 +38,7 @@ def test_it_retries_the_run_of_a_consumer_killed_mid_request(make_cluster, targe
 
 
     paused = utcnow()  # before the request: the server pauses after this
-    api(base, "POST", f"/api/chronos/{chrono['id']}/pause")
+    cluster.api(base, "POST", f"/api/chronos/{chrono['id']}/pause")
     ledger = wait_until_final(cluster.database_url, chrono["id"], 20, cluster.logs_text)
     calls = target.received("/slow")
     check_ledger(chrono, ledger, calls, since_creation(chrono), paused)
@@ -53,7 +53,7 @@ def test_a_consumer_stopped_with_sigterm_finishes_its_call_first(make_cluster, t
     cluster.worker("worker-1")
     cluster.wait_healthy()
 
-    chrono = api(base, "POST", "/api/chronos", json={
+    chrono = cluster.api(base, "POST", "/api/chronos", json={
         "name": "graceful", "schedule": "every 20 seconds", "url": target.url("/slow"),
         "config": {"timeout_ms": 10_000, "max_attempts": 3}})
     (first,) = target.wait_for(1, "/slow", timeout=25)
@@ -68,7 +68,7 @@ def test_a_consumer_stopped_with_sigterm_finishes_its_call_first(make_cluster, t
 
     cluster.worker("worker-2")  # work goes on with the next consumer
     paused = utcnow()  # before the request: the server pauses after this
-    api(base, "POST", f"/api/chronos/{chrono['id']}/pause")
+    cluster.api(base, "POST", f"/api/chronos/{chrono['id']}/pause")
     ledger = wait_until_final(cluster.database_url, chrono["id"], 20, cluster.logs_text)
     check_ledger(chrono, ledger, target.received("/slow"), since_creation(chrono), paused)
     assert len(target.received("/slow")) == sum(1 for r in ledger if r["status"] == "success")

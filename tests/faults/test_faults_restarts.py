@@ -8,7 +8,7 @@ import pytest
 import redis
 import requests
 
-from .cluster import api, check_ledger, runs, since_creation, utcnow, wait_for, wait_until_final
+from .cluster import check_ledger, runs, since_creation, utcnow, wait_for, wait_until_final
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
@@ -27,7 +27,7 @@ def settled_by(cluster, chrono, moment):
 
 def finish(cluster, base, chrono, target, path):
     paused = utcnow()  # before the request: the server pauses after this
-    api(base, "POST", f"/api/chronos/{chrono['id']}/pause")
+    cluster.api(base, "POST", f"/api/chronos/{chrono['id']}/pause")
     ledger = wait_until_final(cluster.database_url, chrono["id"], 20, cluster.logs_text)
     return check_ledger(chrono, ledger, target.received(path), since_creation(chrono), paused)
 
@@ -37,7 +37,7 @@ def test_runs_queued_in_a_redis_that_restarts_empty_still_run_once(make_cluster,
     base = cluster.web()
     cluster.worker()
     cluster.wait_healthy()
-    chrono = api(base, "POST", "/api/chronos", json={
+    chrono = cluster.api(base, "POST", "/api/chronos", json={
         "name": "redis", "schedule": "every 2 seconds", "url": target.url("/r")})
     target.wait_for(2, "/r", timeout=10)
 
@@ -61,7 +61,7 @@ def test_a_postgres_restart_under_the_scheduler_loses_and_doubles_nothing(make_c
     base = cluster.web()
     cluster.worker()
     cluster.wait_healthy()
-    chrono = api(base, "POST", "/api/chronos", json={
+    chrono = cluster.api(base, "POST", "/api/chronos", json={
         "name": "postgres", "schedule": "every 2 seconds", "url": target.url("/p"),
         "config": {"timeout_ms": 2000, "max_attempts": 3}})
     target.wait_for(2, "/p", timeout=10)

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from .cluster import api, check_ledger, since_creation, utcnow, wait_until_final
+from .cluster import check_ledger, since_creation, utcnow, wait_until_final
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
@@ -19,14 +19,14 @@ def test_two_webs_two_consumers_two_ticks_fire_each_occurrence_once(make_cluster
 
     config = {"overlap_policy": "allow"}
     chronos = [
-        api(bases[n % 2], "POST", "/api/chronos", json={
+        cluster.api(bases[n % 2], "POST", "/api/chronos", json={
             "name": f"many {n}", "schedule": schedule, "url": target.url(f"/c{n}"), "config": config})
         for n, schedule in enumerate(["every second", "* * * * * *", "every 2 seconds", "every 3 seconds"])
     ]
     time.sleep(10)
     paused = utcnow()  # before the requests: the server pauses after this
     for n, chrono in enumerate(chronos):
-        api(bases[(n + 1) % 2], "POST", f"/api/chronos/{chrono['id']}/pause")
+        cluster.api(bases[(n + 1) % 2], "POST", f"/api/chronos/{chrono['id']}/pause")
 
     for n, chrono in enumerate(chronos):
         ledger = wait_until_final(cluster.database_url, chrono["id"], 20, cluster.logs_text)

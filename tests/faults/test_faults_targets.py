@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from ..support.target import Reply
-from .cluster import api, check_ledger, since_creation, utcnow, wait_until_final
+from .cluster import check_ledger, since_creation, utcnow, wait_until_final
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
@@ -27,14 +27,14 @@ def test_bad_targets_are_retried_or_failed_and_never_doubled(make_cluster, targe
 
     config = {"timeout_ms": 1500, "max_attempts": 2, "retry_backoff_s": 1, "overlap_policy": "allow"}
     chronos = {
-        path: api(base, "POST", "/api/chronos", json={
+        path: cluster.api(base, "POST", "/api/chronos", json={
             "name": path, "schedule": "every 5 seconds", "url": target.url(path), "config": config})
         for path in ("/timeout", "/flaky", "/limited", "/huge", "/hangup")
     }
     time.sleep(13)  # two finished occurrences of each, at least
     paused = utcnow()  # before the requests: the server pauses after this
     for chrono in chronos.values():
-        api(base, "POST", f"/api/chronos/{chrono['id']}/pause")
+        cluster.api(base, "POST", f"/api/chronos/{chrono['id']}/pause")
 
     ledgers = {}
     for path, chrono in chronos.items():

@@ -2,7 +2,7 @@
 as a person would; used by the end-to-end tests and the browser tests.
 
     stack = Stack({"DATABASE_URL": "sqlite:///...", "REDIS_URL": ""}, log_folder).start()
-    requests.get(stack.base + "/api/health")
+    stack.http.post(stack.base + "/api/chronos", json={...})  # with the admin's API token
     stack.log("worker")  # the last 4000 characters a process wrote
     stack.stop()
 
@@ -18,6 +18,21 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+USERNAME, PASSWORD = "admin", "correct horse battery"
+
+
+def create_admin(env):
+    """The first user, as an operator makes it (`flask users create`), and a requests
+    session carrying an API token of theirs (`flask users token`)."""
+    flask = [sys.executable, "-m", "flask", "--app", "app", "users"]
+    options = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True, "timeout": 60}
+    subprocess.run([*flask, "create", USERNAME, "--password-stdin"], input=PASSWORD + "\n", **options)
+    token = subprocess.run([*flask, "token", USERNAME, "--name", "tests"], **options).stdout.strip()
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    return http
 
 
 def free_port():
@@ -38,9 +53,11 @@ class Stack:
         self.logs = tmp_path
         self.processes = []
         self.files = []
+        self.http = None  # a requests.Session with the admin's API token, once started
 
     def start(self):
         self._run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"])
+        self.http = create_admin(self.env)
         self._spawn("web", [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{self.port}", "app:app"])
         self._spawn("worker", [sys.executable, "-m", "flask", "--app", "app", "worker", "--threads", "8"])
         deadline = time.monotonic() + 30

@@ -1,0 +1,112 @@
+"""Sign in, sign out, and the settings page. Thin: the forms go through service."""
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from marshmallow import ValidationError
+
+from ..extensions import db
+from . import bp, service
+from .forms import LoginForm, PasswordForm, TokenForm
+
+
+def _local(target):
+    """`next` only ever points inside ChronoFlow: never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("chronos.index")
+
+
+def _sign_in(user):
+    session.clear()  # nothing from before signing in survives it
+    session.permanent = True  # PERMANENT_SESSION_LIFETIME: phones should not sign in every day
+    login_user(user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_local(request.args.get("next")))
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return _login_page(form)
+    throttle = current_app.extensions["login_throttle"]
+    wait = throttle.wait_seconds(request.remote_addr)
+    if wait:  # before the password: while limited, even the right one is refused, so guessing learns nothing
+        form.form_errors.append(_("Too many failed attempts. Wait a few minutes and try again."))
+        return _login_page(form, 429, {"Retry-After": str(wait)})
+    user = service.authenticate(form.username.data, form.password.data)
+    if user is None:
+        throttle.failed(request.remote_addr)
+        form.form_errors.append(_("Wrong username or password."))
+        return _login_page(form, 401)
+    _sign_in(user)
+    db.session.commit()
+    return redirect(_local(request.args.get("next")))
+
+
+def _login_page(form, status=200, headers=None):
+    page = render_template("accounts/login.html", form=form, no_users=service.count_users() == 0)
+    return page, status, headers or {}
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "success")
+    return redirect(url_for("accounts.login"))
+
+
+def _settings_page(password_form=None, token_form=None, new_token=None, status=200):
+    return render_template(
+        "accounts/settings.html",
+        password_form=password_form or PasswordForm(formdata=None),
+        token_form=token_form or TokenForm(formdata=None),
+        tokens=service.live_tokens(current_user),
+        new_token=new_token,
+    ), status
+
+
+@bp.route("/settings")
+def settings():
+    return _settings_page()
+
+
+@bp.route("/settings/password", methods=["POST"])
+def change_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_password(current_user, form.values())
+        except ValidationError as exc:
+            form.attach_errors(exc.messages)
+            db.session.rollback()
+            return _settings_page(password_form=form, status=422)
+        login_user(current_user._get_current_object())  # the new session key, for this browser
+        db.session.commit()
+        flash(_("Password changed. Other browsers were signed out."), "success")
+        return redirect(url_for("accounts.settings"))
+    return _settings_page(password_form=form, status=422)
+
+
+@bp.route("/settings/tokens", methods=["POST"])
+def create_token():
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            token_row, token = service.create_token(current_user, form.values())
+        except ValidationError as exc:
+            form.attach_errors(exc.messages)
+            return _settings_page(token_form=form, status=422)
+        db.session.commit()
+        # Shown in this response only, never flashed: a flash would sit in the cookie.
+        return _settings_page(new_token={"name": token_row.name, "token": token})
+    return _settings_page(token_form=form, status=422)
+
+
+@bp.route("/settings/tokens/<int:token_id>/revoke", methods=["POST"])
+def revoke_token(token_id):
+    if service.revoke_token(current_user, token_id):
+        db.session.commit()
+        flash(_("Token revoked: programs using it are refused from now on."), "success")
+    return redirect(url_for("accounts.settings"))
