@@ -1,5 +1,6 @@
 """`flask users ...`: the first admin, and what an operator does without a browser."""
 import sys
+from contextlib import contextmanager
 
 import click
 from flask.cli import AppGroup
@@ -16,6 +17,21 @@ def _problems(exc):
     return "; ".join(f"{field}: {' '.join(str(m) for m in messages)}" for field, messages in exc.messages.items())
 
 
+password_stdin = click.option("--password-stdin", is_flag=True,
+                              help="Read the password from the first line of standard input.")
+
+
+@contextmanager
+def _saved():
+    """A change: validation errors become the command's error, anything else is committed."""
+    try:
+        yield
+    except ValidationError as exc:
+        db.session.rollback()
+        raise click.ClickException(_problems(exc)) from None
+    db.session.commit()
+
+
 def _password(from_stdin):
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -30,17 +46,14 @@ def _user(username):
 
 
 def _create(username, password):
-    try:
+    with _saved():
         user = service.create_user(username, password)
-    except ValidationError as exc:
-        raise click.ClickException(_problems(exc)) from None
-    db.session.commit()
     click.echo(f"User {user.username!r} created: sign in at /login.")
 
 
 @users_cli.command("create")
 @click.argument("username")
-@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@password_stdin
 def create_command(username, password_stdin):
     """Create a user (the first one: the admin). Asks for the password."""
     _create(username, _password(password_stdin))
@@ -62,7 +75,6 @@ def ensure_admin_command():
             _create(username, _password(False))
             return
         except click.ClickException as exc:
-            db.session.rollback()
             click.echo(f"  {exc.message}")
 
 
@@ -77,33 +89,32 @@ def list_command():
 
 @users_cli.command("set-password")
 @click.argument("username")
-@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@password_stdin
 def set_password_command(username, password_stdin):
     """Set a user's password (signs them out everywhere)."""
     user = _user(username)
-    try:
+    with _saved():
         service.set_password(user, _password(password_stdin))
-    except ValidationError as exc:
-        raise click.ClickException(_problems(exc)) from None
-    db.session.commit()
     click.echo(f"Password of {user.username!r} changed.")
+
+
+def _set_active(username, active):
+    with _saved():
+        _user(username).is_active = active
+    click.echo(f"{username!r} {'enabled' if active else 'disabled'}.")
 
 
 @users_cli.command("disable")
 @click.argument("username")
 def disable_command(username):
     """Stop a user from signing in; their sessions and API tokens stop working at once."""
-    _user(username).is_active = False
-    db.session.commit()
-    click.echo(f"{username!r} disabled.")
+    _set_active(username, False)
 
 
 @users_cli.command("enable")
 @click.argument("username")
 def enable_command(username):
-    _user(username).is_active = True
-    db.session.commit()
-    click.echo(f"{username!r} enabled.")
+    _set_active(username, True)
 
 
 @users_cli.command("token")
@@ -111,9 +122,6 @@ def enable_command(username):
 @click.option("--name", default="cli", show_default=True, help="What the token is for.")
 def token_command(username, name):
     """Create an API token for a user and print it (only this once)."""
-    try:
+    with _saved():
         _row, token = service.create_token(_user(username), {"name": name})
-    except ValidationError as exc:
-        raise click.ClickException(_problems(exc)) from None
-    db.session.commit()
     click.echo(token)
