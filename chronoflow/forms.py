@@ -18,7 +18,10 @@ class SchemaForm(FlaskForm):
             if isinstance(problems, dict) and field is None:  # a nested schema: its fields are ours
                 self.attach_errors(problems)
                 continue
-            target = field.errors if field is not None and hasattr(field, "errors") else self.form_errors
             if isinstance(problems, dict):  # per item, e.g. recipients.2
                 problems = [message for nested in problems.values() for message in nested]
-            target.extend(str(problem) for problem in problems)
+            problems = [str(problem) for problem in problems]
+            if field is not None and hasattr(field, "errors"):
+                field.errors = [*field.errors, *problems]  # a tuple until WTForms validates the field
+            else:
+                self.form_errors.extend(problems)

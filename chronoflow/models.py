@@ -225,6 +225,7 @@ class User(db.Model):
     # other browser, since Flask's sessions live in signed cookies, not on the server.
     session_key = db.Column(db.String(32), nullable=False, default=lambda: secrets.token_hex(16))
     is_active = db.Column(db.Boolean, nullable=False, default=True)
+    is_admin = db.Column(db.Boolean, nullable=False, default=False)  # may add and disable users
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     last_login_at = db.Column(UTCDateTime)
 

@@ -247,3 +247,58 @@ def test_a_wrong_token_wins_over_a_good_session(app, user):
 def test_the_health_check_needs_no_sign_in(anonymous):
     assert anonymous.get("/api/health").status_code in (200, 503)
     assert anonymous.get("/api/health").is_json
+
+
+def test_an_admin_adds_a_user_who_can_then_sign_in(app, client, user, post_form):
+    user.is_admin = True
+    db.session.commit()
+    response = post_form("/settings/users", token_from="/settings",
+                         data={"username": "Joana", "password": "her own pass"})
+    assert response.status_code == 302
+    joana = service.find_user("joana")
+    assert joana is not None and not joana.is_admin
+    assert sign_in(app.test_client(), username="joana", password="her own pass").status_code == 302
+
+    response = post_form(f"/settings/users/{joana.id}/disable", token_from="/settings")
+    assert response.status_code == 302
+    assert sign_in(app.test_client(), username="joana", password="her own pass").status_code == 401
+    assert post_form(f"/settings/users/{joana.id}/enable", token_from="/settings").status_code == 302
+    assert sign_in(app.test_client(), username="joana", password="her own pass").status_code == 302
+
+
+def test_a_bad_new_user_is_explained_next_to_its_fields(client, user, post_form):
+    user.is_admin = True
+    db.session.commit()
+    response = post_form("/settings/users", token_from="/settings", data={"username": "tester", "password": "x"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert re.search(r'id="username-error"[^>]*>This username is taken.', html)
+    assert re.search(r'id="password-error"[^>]*>Use 8 to 256 characters.', html)
+    assert len(service.list_users()) == 1
+
+
+def test_an_admin_cannot_disable_themselves(client, user, post_form):
+    user.is_admin = True
+    db.session.commit()
+    response = post_form(f"/settings/users/{user.id}/disable", token_from="/settings", follow_redirects=True)
+    assert "You cannot disable yourself." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, user.id).is_active
+
+
+def test_only_admins_see_and_manage_users(client, user, password_hash, post_form):
+    other = User(username="other", password_hash=password_hash)
+    db.session.add(other)
+    db.session.commit()
+    assert 'id="users"' not in client.get("/settings").get_data(as_text=True)
+    assert post_form("/settings/users", token_from="/settings",
+                     data={"username": "sneaky", "password": "long enough"}).status_code == 403
+    assert post_form(f"/settings/users/{other.id}/disable", token_from="/settings").status_code == 403
+    assert service.find_user("sneaky") is None and db.session.get(User, other.id).is_active
+
+
+def test_the_first_user_is_an_admin_and_the_next_ones_are_not(app):
+    first = service.create_user({"username": "first", "password": "long enough"})
+    second = service.create_user({"username": "second", "password": "long enough"})
+    third = service.create_user({"username": "third", "password": "long enough", "is_admin": True})
+    assert (first.is_admin, second.is_admin, third.is_admin) == (True, False, True)

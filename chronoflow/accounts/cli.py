@@ -45,18 +45,20 @@ def _user(username):
     return user
 
 
-def _create(username, password):
+def _create(username, password, admin=False):
     with _saved():
-        user = service.create_user(username, password)
-    click.echo(f"User {user.username!r} created: sign in at /login.")
+        user = service.create_user({"username": username, "password": password, "is_admin": admin})
+    role = "an admin" if user.is_admin else "a user"
+    click.echo(f"User {user.username!r} created, {role}: sign in at /login.")
 
 
 @users_cli.command("create")
 @click.argument("username")
 @password_stdin
-def create_command(username, password_stdin):
-    """Create a user (the first one: the admin). Asks for the password."""
-    _create(username, _password(password_stdin))
+@click.option("--admin", is_flag=True, help="May add and disable users (the first user always is).")
+def create_command(username, password_stdin, admin):
+    """Create a user. Asks for the password."""
+    _create(username, _password(password_stdin), admin)
 
 
 @users_cli.command("ensure-admin")
@@ -82,7 +84,7 @@ def ensure_admin_command():
 def list_command():
     """One line per user: name, state, last sign-in, live API tokens."""
     for user in db.session.scalars(db.select(User).order_by(User.username)):
-        state = "active" if user.is_active else "disabled"
+        state = ("admin" if user.is_admin else "active") if user.is_active else "disabled"
         last = user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else "never"
         click.echo(f"{user.username:<30} {state:<8}  last sign-in {last:<25}  {len(service.live_tokens(user))} token(s)")
 

@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import PasswordField, StringField
+from wtforms import BooleanField, PasswordField, StringField
 
 from ..forms import SchemaForm
 
@@ -13,6 +13,12 @@ class PasswordForm(SchemaForm):
     current_password = PasswordField(_l("Current password"))
     new_password = PasswordField(_l("New password"), description=_l("At least 8 characters."))
     confirm_password = PasswordField(_l("New password, again"))
+
+
+class NewUserForm(SchemaForm):
+    username = StringField(_l("Username"))
+    password = PasswordField(_l("Password"), description=_l("At least 8 characters. They can change it in Settings."))
+    is_admin = BooleanField(_l("Admin: may add and disable users"))
 
 
 class TokenForm(SchemaForm):

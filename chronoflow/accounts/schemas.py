@@ -23,6 +23,7 @@ PASSWORD = validate.Length(min=MIN_PASSWORD, max=256, error=_m("Use 8 to 256 cha
 class NewUserInput(Schema):
     username = _text(USERNAME)
     password = _text(PASSWORD)
+    is_admin = fields.Boolean(load_default=False)
 
 
 class PasswordChangeInput(Schema):

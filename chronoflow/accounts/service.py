@@ -31,11 +31,20 @@ def find_user(username):
     return db.session.execute(db.select(User).filter_by(username=normalize_username(username))).scalar_one_or_none()
 
 
-def create_user(username, password):
-    values = NewUserInput().load({"username": normalize_username(username), "password": password})
-    if find_user(values["username"]) is not None:
-        raise ValidationError({"username": [_m("This username is taken.")]})
-    user = User(username=values["username"], password_hash=generate_password_hash(values["password"]))
+def create_user(data):
+    """A new user from {"username", "password", "is_admin"}; the first user is always an admin."""
+    username = normalize_username(data.get("username"))
+    problems = {}
+    try:
+        values = NewUserInput().load({**data, "username": username})
+    except ValidationError as exc:
+        problems = exc.messages
+    if username and find_user(username) is not None:
+        problems.setdefault("username", []).append(_m("This username is taken."))
+    if problems:  # every problem at once
+        raise ValidationError(problems)
+    user = User(username=values["username"], password_hash=generate_password_hash(values["password"]),
+                is_admin=values["is_admin"] or count_users() == 0)
     db.session.add(user)
     db.session.flush()
     return user
@@ -64,6 +73,18 @@ def set_password(user, password):
     NewUserInput(only=("password",)).load({"password": password})
     user.password_hash = generate_password_hash(password)
     user.session_key = secrets.token_hex(16)
+
+
+def list_users():
+    return db.session.scalars(db.select(User).order_by(User.username)).all()
+
+
+def set_active(actor, user, active):
+    """Disabling ends the user's sessions and tokens at once. Nobody disables themselves:
+    the last admin would lock everyone out of managing users."""
+    if user.id == actor.id and not active:
+        raise ValidationError({"user": [_m("You cannot disable yourself.")]})
+    user.is_active = active
 
 
 def change_password(user, data):

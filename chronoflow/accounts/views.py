@@ -1,12 +1,13 @@
 """Sign in, sign out, and the settings page. Thin: the forms go through service."""
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
 
 from ..extensions import db
+from ..models import User
 from . import bp, service
-from .forms import LoginForm, PasswordForm, TokenForm
+from .forms import LoginForm, NewUserForm, PasswordForm, TokenForm
 
 
 def _local(target):
@@ -57,11 +58,14 @@ def logout():
     return redirect(url_for("accounts.login"))
 
 
-def _settings_page(password_form=None, token_form=None, new_token=None, status=200):
+def _settings_page(password_form=None, token_form=None, user_form=None, new_token=None, status=200):
+    admin = current_user.is_admin
     return render_template(
         "accounts/settings.html",
         password_form=password_form or PasswordForm(formdata=None),
         token_form=token_form or TokenForm(formdata=None),
+        user_form=(user_form or NewUserForm(formdata=None)) if admin else None,
+        users=service.list_users() if admin else [],
         tokens=service.live_tokens(current_user),
         new_token=new_token,
     ), status
@@ -74,34 +78,31 @@ def settings():
 
 @bp.route("/settings/password", methods=["POST"])
 def change_password():
-    form = PasswordForm()
-    if form.validate_on_submit():
-        try:
-            service.change_password(current_user, form.values())
-        except ValidationError as exc:
-            form.attach_errors(exc.messages)
-            db.session.rollback()
-            return _settings_page(password_form=form, status=422)
-        login_user(current_user._get_current_object())  # the new session key, for this browser
-        db.session.commit()
-        flash(_("Password changed. Other browsers were signed out."), "success")
-        return redirect(url_for("accounts.settings"))
-    return _settings_page(password_form=form, status=422)
+    form = PasswordForm()  # its CSRF token was checked by the guard
+    try:
+        service.change_password(current_user, form.values())
+    except ValidationError as exc:
+        db.session.rollback()
+        form.attach_errors(exc.messages)
+        return _settings_page(password_form=form, status=422)
+    login_user(current_user._get_current_object())  # the new session key, for this browser
+    db.session.commit()
+    flash(_("Password changed. Other browsers were signed out."), "success")
+    return redirect(url_for("accounts.settings"))
 
 
 @bp.route("/settings/tokens", methods=["POST"])
 def create_token():
     form = TokenForm()
-    if form.validate_on_submit():
-        try:
-            token_row, token = service.create_token(current_user, form.values())
-        except ValidationError as exc:
-            form.attach_errors(exc.messages)
-            return _settings_page(token_form=form, status=422)
-        db.session.commit()
-        # Shown in this response only, never flashed: a flash would sit in the cookie.
-        return _settings_page(new_token={"name": token_row.name, "token": token})
-    return _settings_page(token_form=form, status=422)
+    try:
+        token_row, token = service.create_token(current_user, form.values())
+    except ValidationError as exc:
+        db.session.rollback()
+        form.attach_errors(exc.messages)
+        return _settings_page(token_form=form, status=422)
+    db.session.commit()
+    # Shown in this response only, never flashed: a flash would sit in the cookie.
+    return _settings_page(new_token={"name": token_row.name, "token": token})
 
 
 @bp.route("/settings/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -110,3 +111,41 @@ def revoke_token(token_id):
         db.session.commit()
         flash(_("Token revoked: programs using it are refused from now on."), "success")
     return redirect(url_for("accounts.settings"))
+
+
+def _admin_only():
+    if not current_user.is_admin:
+        abort(403)
+
+
+@bp.route("/settings/users", methods=["POST"])
+def create_user():
+    _admin_only()
+    form = NewUserForm()
+    try:
+        user = service.create_user(form.values())
+    except ValidationError as exc:
+        db.session.rollback()
+        form.attach_errors(exc.messages)
+        return _settings_page(user_form=form, status=422)
+    db.session.commit()
+    flash(_("User %(name)s added: give them their password; they can change it in Settings.",
+            name=user.username), "success")
+    return redirect(url_for("accounts.settings") + "#users")
+
+
+@bp.route("/settings/users/<int:user_id>/<any(enable, disable):action>", methods=["POST"])
+def set_user_active(user_id, action):
+    _admin_only()
+    user = db.get_or_404(User, user_id)
+    try:
+        service.set_active(current_user, user, action == "enable")
+    except ValidationError:
+        flash(_("You cannot disable yourself."), "error")
+        return redirect(url_for("accounts.settings") + "#users")
+    db.session.commit()
+    if action == "enable":
+        flash(_("%(name)s can sign in again.", name=user.username), "success")
+    else:
+        flash(_("%(name)s is disabled: their sessions and API tokens stopped working.", name=user.username), "success")
+    return redirect(url_for("accounts.settings") + "#users")

@@ -54,3 +54,26 @@ def test_signing_out_locks_the_dashboard_again(live_stack, page):
     expect(page.get_by_text("You are signed out.")).to_be_visible()
     page.goto(live_stack + "/chronos/new")
     expect(page).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_an_admin_adds_a_teammate_from_a_phone(live_stack, live_user, new_page, screenshot):
+    phone = {"locale": "pt-BR", "viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    admin = new_page(**phone)
+    admin.goto(live_stack + "/settings")
+    admin.get_by_label("Usuário", exact=True).fill("joana")
+    admin.get_by_label("Senha", exact=True).fill("senha da joana")
+    admin.get_by_role("button", name="Adicionar usuário").click()
+    expect(admin.get_by_text("Usuário joana adicionado")).to_be_visible()
+    expect(admin.locator("#users tr", has_text="joana")).to_contain_text("usuário")
+    screenshot(admin, "settings-users-phone-pt")
+    width = admin.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the settings page is {width}px wide on a 390px phone"
+
+    joana = new_page(storage_state=None, **phone)
+    joana.goto(live_stack + "/login")
+    joana.get_by_label("Usuário").fill("joana")
+    joana.get_by_label("Senha").fill("senha da joana")
+    joana.get_by_role("button", name="Entrar").click()
+    expect(joana.get_by_role("link", name="joana")).to_be_visible()  # signed in: her name in the header
+    joana.goto(live_stack + "/settings")
+    expect(joana.get_by_role("heading", name="Usuários")).to_have_count(0)  # not an admin
