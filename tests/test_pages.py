@@ -77,6 +77,10 @@ def test_a_text_body_is_kept_as_text(browser):
         ({"timeout_ms": "soon"}, "timeout_ms", "whole number"),
         ({"timeout_ms": "5"}, "timeout_ms", "between 100 and 600000"),
         ({"max_attempts": "99"}, "max_attempts", "between 1 and 20"),
+        ({"auto_pause_after": "-1"}, "auto_pause_after", "whole number"),
+        ({"auto_pause_after": "20000"}, "auto_pause_after", "between 0 and 10000"),
+        ({"misfire_policy": "replay"}, "misfire_policy", "coalesce or skip"),
+        ({"overlap_policy": "queue"}, "overlap_policy", "allow or skip"),
         ({"target_type": "MESSAGE"}, "channel_id", "WhatsApp channel"),
     ],
 )
@@ -115,6 +119,25 @@ def test_editing_shows_what_was_typed_and_saves_changes(browser, client, make_ch
     assert response.status_code == 302
     chrono = only_chrono()
     assert (chrono.name, chrono.cron) == ("New", "*/5 * * * *")
+
+
+def test_the_reliability_policies_are_set_and_shown_by_the_form(browser, client):
+    policies = {"misfire_policy": "skip", "overlap_policy": "allow", "auto_pause_after": "5"}
+    response = browser.post("/chronos/new", {**FORM, **policies})
+    chrono = only_chrono()
+    assert response.status_code == 302
+    assert chrono.config == {"misfire_policy": "skip", "overlap_policy": "allow", "auto_pause_after": 5}
+
+    html = client.get(f"/chronos/{chrono.id}/edit").get_data(as_text=True)
+    assert '<option selected value="skip">Skip missed times' in html
+    assert '<option selected value="allow">Run anyway' in html
+    assert re.search(r'id="auto_pause_after"[^>]*value="5"', html)
+
+    # Back to the defaults: the policies leave the config, the numbers too.
+    browser.post(f"/chronos/{chrono.id}/edit", {**FORM, "misfire_policy": "", "overlap_policy": "",
+                                                "auto_pause_after": ""})
+    db.session.expire_all()
+    assert only_chrono().config == {}
 
 
 def test_a_bad_edit_changes_nothing(browser, make_chrono):

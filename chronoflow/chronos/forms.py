@@ -16,7 +16,9 @@ from ..forms import SchemaForm
 from ..models import TargetType
 from ..security import mask_headers
 
-CONFIG_FIELDS = ("timeout_ms", "max_attempts")
+NUMBER_FIELDS = ("timeout_ms", "max_attempts", "auto_pause_after")
+CHOICE_FIELDS = ("misfire_policy", "overlap_policy")  # "" leaves the default
+CONFIG_FIELDS = NUMBER_FIELDS + CHOICE_FIELDS
 
 
 class ChronoForm(SchemaForm):
@@ -46,6 +48,14 @@ class ChronoForm(SchemaForm):
     is_active = BooleanField(_l("Active"), default=True)
     timeout_ms = StringField(_l("Timeout (ms)"))
     max_attempts = StringField(_l("Attempts"), description=_l("Tries in all, the first one included"))
+    auto_pause_after = StringField(_l("Pause after failures in a row"), description=_l("0: never pause."))
+    misfire_policy = SelectField(_l("After the service was down"), choices=[
+        Choice("", _l("Run a missed time once (default)")),
+        Choice("skip", _l("Skip missed times (they are recorded)"))])
+    overlap_policy = SelectField(_l("If the previous run is still going"), choices=[
+        Choice("", _l("Skip, when the schedule is faster than the timeout (default)")),
+        Choice("skip", _l("Skip this run (it is recorded)")),
+        Choice("allow", _l("Run anyway, side by side"))])
     curl = TextAreaField(_l("Paste a curl command"))
 
     def __init__(self, *args, channels=(), **kwargs):
@@ -70,7 +80,7 @@ class ChronoForm(SchemaForm):
             form.recipients.data = "\n".join(chrono.recipients or [])
             for name in CONFIG_FIELDS:
                 value = (chrono.config or {}).get(name)
-                getattr(form, name).data = "" if value is None else str(value)
+                getattr(form, name).data = "" if value in (None, "coalesce") else str(value)
         return form
 
     def to_input(self):
@@ -98,8 +108,8 @@ class ChronoForm(SchemaForm):
                                                          "body format."), default=None)
         else:
             data["payload"] = self.payload.data or None
-        config = {}
-        for name in CONFIG_FIELDS:
+        config = {name: getattr(self, name).data for name in CHOICE_FIELDS if getattr(self, name).data}
+        for name in NUMBER_FIELDS:
             text = (getattr(self, name).data or "").strip()
             if text:
                 if text.isdigit():
