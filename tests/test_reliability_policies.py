@@ -224,10 +224,11 @@ def test_no_alert_is_sent_without_a_webhook_url(make_chrono, target):
     assert [r.path for r in target.received()] == ["/hook"] * 4
 
 
-def test_an_edit_through_the_form_keeps_the_policies_it_has_no_field_for(post_form, make_chrono):
-    chrono = make_chrono(config={"misfire_policy": "skip", "overlap_policy": "allow", "auto_pause_after": 4})
-    response = post_form(f"/chronos/{chrono.id}/edit", {**FORM, "name": "Renamed", "max_attempts": "2"})
+def test_an_edit_through_the_form_keeps_the_settings_it_has_no_field_for(post_form, make_chrono):
+    chrono = make_chrono(config={"misfire_policy": "skip", "overlap_policy": "allow", "retry_backoff_s": 7})
+    shown = {"misfire_policy": "skip", "overlap_policy": "allow"}  # as the edit page fills them in
+    response = post_form(f"/chronos/{chrono.id}/edit", {**FORM, **shown, "name": "Renamed", "max_attempts": "2"})
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Chrono, chrono.id).config == {
-        "misfire_policy": "skip", "overlap_policy": "allow", "auto_pause_after": 4, "max_attempts": 2}
+        "misfire_policy": "skip", "overlap_policy": "allow", "retry_backoff_s": 7, "max_attempts": 2}
