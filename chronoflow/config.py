@@ -124,6 +124,23 @@ def _seconds(name, value):
     return number
 
 
+def _language(name, value):
+    from .i18n import LOCALES
+
+    if value not in LOCALES:
+        raise ConfigError(f"{name} must be one of {', '.join(LOCALES)}, got {value!r}")
+    return value
+
+
+def _check_alert_recipients(config):
+    """Needs DEFAULT_PHONE_REGION, so it runs once every setting is parsed."""
+    from .waha.phones import parse_recipients
+
+    _recipients, problems = parse_recipients(config["ALERT_WHATSAPP_TO"], config["DEFAULT_PHONE_REGION"])
+    if problems:
+        raise ConfigError("ALERT_WHATSAPP_TO: " + " ".join(problems))
+
+
 def _rate_limit(name, value):
     from limits import parse_many
 
@@ -161,6 +178,9 @@ SETTINGS = {
     "AUTO_PAUSE_AFTER_FAILURES": ("15", lambda n, v: _int(n, v, low=0, high=10_000)),
     "ALERT_WEBHOOK_URL": (None, lambda n, v: _url(n, v)),
     "ALERT_AFTER_FAILURES": ("3", lambda n, v: _int(n, v, low=1, high=10_000)),
+    "ALERT_WHATSAPP_TO": ("", lambda n, v: tuple(e.strip() for e in v.split(",") if e.strip())),
+    "ALERT_WHATSAPP_SESSION": ("default", lambda n, v: v.strip()),
+    "ALERT_LANGUAGE": ("en", _language),
     "RUN_RETENTION_COUNT": ("1000", lambda n, v: _int(n, v, low=0, high=10_000_000)),
     "RUN_RETENTION_DAYS": ("90", lambda n, v: _int(n, v, low=0, high=36_500)),
     "PRUNE_BATCH_SIZE": ("500", lambda n, v: _int(n, v, low=1, high=100_000)),
@@ -187,6 +207,7 @@ def load(instance_path, environ=None, overrides=None):
         else:
             config[name] = None
     config.update(overrides)
+    _check_alert_recipients(config)
 
     config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{Path(instance_path) / 'chronoflow.db'}"
     config.setdefault("SQLALCHEMY_DATABASE_URI", config["DATABASE_URL"])

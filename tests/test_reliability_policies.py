@@ -232,3 +232,38 @@ def test_an_edit_through_the_form_keeps_the_settings_it_has_no_field_for(post_fo
     db.session.expire_all()
     assert db.session.get(Chrono, chrono.id).config == {
         "misfire_policy": "skip", "overlap_policy": "allow", "retry_backoff_s": 7, "max_attempts": 2}
+
+
+def test_it_alerts_whatsapp_numbers_in_the_alert_language(app, make_chrono, target, fake_waha):
+    fake_waha.add_session("default", "SCAN_QR_CODE")
+    fake_waha.pair("default")
+    app.config.update(fake_waha.settings(), ALERT_WHATSAPP_TO=("11 98765-4321", "120363041234567890@g.us"),
+                      ALERT_AFTER_FAILURES=2, ALERT_LANGUAGE="pt_BR")
+    target.respond("/hook", status=500)
+    chrono = make_chrono(name="Relatório", url=target.url("/hook"),
+                         config={"max_attempts": 1, "auto_pause_after": 3})
+
+    fail_runs(chrono, 3)  # fail, fail (failing), fail (paused)
+
+    sent = fake_waha.wait_for_sent(4)
+    assert {message.chat_id for message in sent} == {"5511987654321@c.us", "120363041234567890@g.us"}
+    texts = [message.text for message in sent]
+    assert texts[0].startswith("ChronoFlow: Relatório falhou 2 vezes seguidas.")
+    assert "HTTP 500" in texts[0]
+    assert texts[2].startswith("ChronoFlow: Relatório falhou 3 vezes seguidas e foi pausado.")
+
+
+def test_a_whatsapp_alert_that_cannot_be_sent_does_not_stop_the_run(app, make_chrono, target, fake_waha, caplog):
+    app.config.update(fake_waha.settings(), ALERT_WHATSAPP_TO=("11 98765-4321",), ALERT_AFTER_FAILURES=1)
+    target.respond("/hook", status=500)  # the WAHA session does not exist: every send fails
+    chrono = make_chrono(url=target.url("/hook"), config={"max_attempts": 1, "auto_pause_after": 0})
+    fail_runs(chrono, 1)
+    assert db.session.get(Chrono, chrono.id).consecutive_failures == 1
+    assert "not sent to" in caplog.text
+
+
+def test_a_bad_alert_number_stops_start_up_with_the_setting_s_name():
+    from chronoflow.config import ConfigError, load
+
+    with pytest.raises(ConfigError, match="ALERT_WHATSAPP_TO: “12” is not a valid phone number"):
+        load("/tmp", environ={"ALERT_WHATSAPP_TO": "+55 11 98765-4321, 12", "SECRET_KEY": "x"})

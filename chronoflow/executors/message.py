@@ -148,16 +148,11 @@ def send(job, client, progress, sleep=time.sleep):
                 return finish("Another worker took over this run.", "superseded")
             continue
         try:
-            chat_id = recipient.chat_id
-            if not recipient.is_group:
-                # Sending to a number that is not on WhatsApp is a bot signal (and a
-                # 500 from some engines); check-exists also gives the chat id to use.
-                chat_id = client.check_exists(job.session, recipient.phone)
+            chat_id, message_id = client.send_to(job.session, recipient, text)
             if chat_id is None:
                 records[index] = _record(entry, FAILED, attempt, label=recipient.label,
                                          error="This number is not on WhatsApp.", code="not_on_whatsapp")
             else:
-                message_id = client.send_text(job.session, chat_id, text)
                 records[index] = _record(entry, SENT, attempt, label=recipient.label, chat_id=chat_id,
                                          message_id=message_id)
                 sent_now += 1

@@ -8,11 +8,13 @@ slow alert receiver never holds a database lock.
 import logging
 
 from flask import current_app
-from flask_babel import gettext as _
 
 from ..executors import http
 from ..extensions import db
+from ..i18n import translations
 from ..models import PausedReason, RunStatus
+from ..waha.client import WahaClient, WahaError
+from ..waha.phones import parse_recipients
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,8 @@ def record_final(run, now=None, chrono_locked=False):
 
 
 def _alert(event, chrono, run, failures):
-    if not current_app.config.get("ALERT_WEBHOOK_URL"):
+    config = current_app.config
+    if not (config.get("ALERT_WEBHOOK_URL") or config.get("ALERT_WHATSAPP_TO")):
         return None
     return {
         "event": event,  # failing | paused | recovered
@@ -66,25 +69,56 @@ def _alert(event, chrono, run, failures):
         "consecutive_failures": failures,
         "run": {"id": run.id, "status": run.status, "scheduled_for": run.scheduled_for.isoformat(),
                 "http_status": run.http_status, "error": run.error_message},
-        "message": describe(event, chrono.name, failures),
+        "message": describe(event, chrono.name, failures, config["ALERT_LANGUAGE"]),
     }
 
 
-def describe(event, name, failures):
+def describe(event, name, failures, locale="en"):
+    """The alert in words, in ALERT_LANGUAGE: it is read on a phone, away from any page."""
+    gettext = translations(locale).gettext
     if event == "failing":
-        return _("%(name)s has failed %(n)s times in a row.", name=name, n=failures)
-    if event == "paused":
-        return _("%(name)s failed %(n)s times in a row and was paused.", name=name, n=failures)
-    return _("%(name)s works again after %(n)s failed runs.", name=name, n=failures)
+        text = gettext("%(name)s has failed %(n)s times in a row.")
+    elif event == "paused":
+        text = gettext("%(name)s failed %(n)s times in a row and was paused.")
+    else:
+        text = gettext("%(name)s works again after %(n)s failed runs.")
+    return text % {"name": name, "n": failures}
 
 
 def send_alert(alert):
-    """POST the alert to ALERT_WEBHOOK_URL, through the one module for outbound HTTP.
+    """Tell ALERT_WEBHOOK_URL and ALERT_WHATSAPP_TO.
 
     Best effort and never retried: the chrono's page and API show the same facts.
     """
     if not alert:
-        return None
+        return
+    if current_app.config.get("ALERT_WEBHOOK_URL"):
+        _post(alert)
+    if current_app.config.get("ALERT_WHATSAPP_TO"):
+        _whatsapp(alert)
+
+
+def _whatsapp(alert):
+    """One message per recipient through WAHA; one that fails does not stop the others."""
+    config = current_app.config
+    client = WahaClient.from_config(config)
+    recipients, _problems = parse_recipients(config["ALERT_WHATSAPP_TO"], config["DEFAULT_PHONE_REGION"])
+    text = f"ChronoFlow: {alert['message']}"
+    if alert["run"]["error"]:
+        text += f"\n{alert['run']['error']}"
+    for recipient in recipients:
+        try:
+            chat_id, _message_id = client.send_to(config["ALERT_WHATSAPP_SESSION"], recipient, text)
+            problem = None if chat_id else "this number is not on WhatsApp"
+        except WahaError as exc:
+            problem = exc
+        if problem:
+            log.warning("alert %s for chrono %s not sent to %s: %s", alert["event"], alert["chrono"]["id"],
+                        recipient.label, problem)
+
+
+def _post(alert):
+    """Through the one module for outbound HTTP, so the outbound policy applies."""
     request = http.HttpRequest(
         method="POST",
         url=current_app.config["ALERT_WEBHOOK_URL"],

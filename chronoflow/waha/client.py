@@ -208,6 +208,15 @@ class WahaClient:
                           json={"session": name, "chatId": chat_id, "text": text})
         return message_id(body)
 
+    def send_to(self, name, recipient, text):
+        """(chat id, message id) after sending to a phones.Recipient; (None, None) when
+        the number is not on WhatsApp. Sending to such a number is a bot signal (and a
+        500 from some engines); check-exists also gives the chat id to use."""
+        chat_id = recipient.chat_id if recipient.is_group else self.check_exists(name, recipient.phone)
+        if chat_id is None:
+            return None, None
+        return chat_id, self.send_text(name, chat_id, text)
+
     # --- plumbing -------------------------------------------------------------
     def _call(self, method, path, session=None, **kwargs):
         response = self._request(method, path, session=session, **kwargs)
