@@ -34,6 +34,13 @@ HEADERS = {
 }
 
 
+def is_local(target):
+    r"""True when a redirect to `target` stays inside ChronoFlow (never an open redirect).
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash:
+    "/\t/evil.example" and "/\evil.example" would become "//evil.example"."""
+    return bool(target) and target.startswith("/") and target.isprintable() and "//" not in target.replace("\\", "/")
+
+
 def is_sensitive(name):
     name = name.lower()
     return name in SENSITIVE_NAMES or bool(SENSITIVE_WORDS.search(name))

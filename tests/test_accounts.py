@@ -32,7 +32,8 @@ def test_signing_in_leads_where_the_person_was_going(anonymous, user):
     assert db.session.get(User, user.id).last_login_at is not None
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example",
+                                    "/%09/evil.example", "/\t/evil.example", "\\\\evil.example"])
 def test_next_never_leaves_chronoflow(anonymous, user, target):
     response = sign_in(anonymous, next_path=target)
     assert response.headers["Location"] == "/"

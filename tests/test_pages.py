@@ -276,6 +276,8 @@ def test_the_language_follows_the_browser_and_the_switch(client):
 def test_the_language_switch_never_redirects_elsewhere(client):
     assert client.get("/language/en?next=https://evil.example/").headers["Location"] == "/"
     assert client.get("/language/en?next=//evil.example/").headers["Location"] == "/"
+    assert client.get("/language/en?next=/%5Cevil.example/").headers["Location"] == "/"
+    assert client.get("/language/en?next=/%09/evil.example/").headers["Location"] == "/"
 
 
 def test_missing_pages_and_errors_use_the_layout(app, client, monkeypatch):

@@ -8,7 +8,7 @@ for reading only: a session-authenticated write would need a CSRF token that
 programs do not have. Every page's POST needs its form's CSRF token (Flask-WTF);
 the API's does not, as a browser never adds a Bearer token by itself.
 """
-from flask import g, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import abort
@@ -44,9 +44,7 @@ def _load_from_session(session_id):
 def _load_from_token(_request):
     if not _api_token_request():
         return None
-    user = service.token_owner(bearer_token())
-    g.authenticated_by = "token" if user is not None else None
-    return user
+    return service.token_owner(bearer_token())
 
 
 def _unauthorized(message):

@@ -6,15 +6,13 @@ from marshmallow import ValidationError
 
 from ..extensions import db
 from ..models import User
+from ..security import is_local
 from . import bp, service
 from .forms import LoginForm, NewUserForm, PasswordForm, TokenForm
 
 
 def _local(target):
-    """`next` only ever points inside ChronoFlow: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("chronos.index")
+    return target if is_local(target) else url_for("chronos.index")
 
 
 def _sign_in(user):
