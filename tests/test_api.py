@@ -231,6 +231,10 @@ def test_the_openapi_document_describes_the_api(client):
                  "/api/chronos/{chrono_id}/trigger", "/api/runs/{run_id}", "/api/health"):
         assert path in spec["paths"], path
     assert "ChronoInput" in spec["components"]["schemas"]
+    scheme = spec["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["paths"]["/api/health"]["get"]["security"] == []  # the one operation open to all
 
 
 def test_an_unexpected_error_is_a_json_500_without_traceback(app, client, monkeypatch):

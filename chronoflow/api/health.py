@@ -61,6 +61,7 @@ def report():
 
 
 @blp.route("")
+@blp.doc(security=[])  # load balancers and compose poll it without a token
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="The service cannot do its job")
 def health():
