@@ -303,3 +303,12 @@ def test_the_first_user_is_an_admin_and_the_next_ones_are_not(app):
     second = service.create_user({"username": "second", "password": "long enough"})
     third = service.create_user({"username": "third", "password": "long enough", "is_admin": True})
     assert (first.is_admin, second.is_admin, third.is_admin) == (True, False, True)
+
+
+def test_signing_out_everywhere_ends_every_session_but_not_the_tokens(app, client, user, api_token, post_form):
+    phone = app.test_client()
+    sign_in(phone)
+    response = post_form("/logout", token_from="/settings", data={"everywhere": "1"})
+    assert response.headers["Location"] == "/login"
+    assert phone.get("/").headers["Location"].startswith("/login")
+    assert app.test_client().get("/api/chronos", headers={"Authorization": f"Bearer {api_token}"}).status_code == 200

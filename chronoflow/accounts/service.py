@@ -72,6 +72,11 @@ def set_password(user, password):
     """A new password signs the user out of every other browser."""
     NewUserInput(only=("password",)).load({"password": password})
     user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+
+
+def end_sessions(user):
+    """Every browser signed in as `user` is signed out at its next request."""
     user.session_key = secrets.token_hex(16)
 
 

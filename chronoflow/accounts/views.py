@@ -50,6 +50,9 @@ def _login_page(form, status=200, headers=None):
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if request.form.get("everywhere"):
+        service.end_sessions(current_user)
+        db.session.commit()
     logout_user()
     session.clear()
     flash(_("You are signed out."), "success")
