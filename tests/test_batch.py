@@ -233,3 +233,48 @@ def test_an_unexpected_error_in_one_call_costs_only_that_run(make_chrono, target
     runs = rows(ids)
     assert [runs[i].status for i in ids] == ["success", "retrying", "success"]
     assert runs[ids[1]].result["attempts"][0]["error_code"] == "internal"
+
+
+def test_a_batch_keeps_failure_streaks_pauses_and_alerts_as_single_runs_do(app, make_chrono, target):
+    import json
+
+    app.config.update(ALERT_WEBHOOK_URL=target.url("/alerts"), ALERT_AFTER_FAILURES=2)
+    target.respond("/down", status=500)
+    target.respond("/up", body=b"ok")
+    dying = make_chrono(url=target.url("/down"), config={"max_attempts": 1, "auto_pause_after": 2})
+    healing = make_chrono(url=target.url("/up"), config={"max_attempts": 1})
+    db.session.execute(update(Chrono).where(Chrono.id == dying.id).values(consecutive_failures=1))
+    db.session.execute(update(Chrono).where(Chrono.id == healing.id).values(consecutive_failures=4))
+    db.session.commit()
+    upcoming = due_runs([dying], utcnow() + timedelta(minutes=5))  # dispatched ahead: withdrawn by the pause
+    ids = due_runs([dying, healing], utcnow() - timedelta(seconds=1))
+
+    execute_batch(utcnow(), ids)
+
+    db.session.expire_all()
+    dying, healing = db.session.get(Chrono, dying.id), db.session.get(Chrono, healing.id)
+    assert (dying.is_active, dying.paused_reason, dying.consecutive_failures, dying.next_run_at) == (
+        False, "failures", 2, None)
+    assert (dying.last_run_status, healing.last_run_status, healing.consecutive_failures) == ("failed", "success", 0)
+    assert healing.is_active and healing.next_run_at is not None
+    assert rows(upcoming) == {}
+    alerts = sorted((a["event"], a["chrono"]["id"]) for a in (json.loads(r.body) for r in target.received("/alerts")))
+    assert alerts == [("paused", dying.id), ("recovered", healing.id)]
+
+
+def test_a_batch_also_takes_runs_of_its_moment_that_no_one_has_claimed(make_chrono, target):
+    at = utcnow() - timedelta(seconds=1)
+    mine = due_runs([make_chrono(url=target.url("/mine"))], at)
+    others = due_runs([make_chrono(url=target.url("/other")) for _ in range(3)], at)  # another task's, not started
+    later = due_runs([make_chrono(url=target.url("/later"))], at + timedelta(seconds=1))  # another moment
+    manual = ChronoRun(chrono_id=make_chrono(url=target.url("/manual")).id, scheduled_for=at,
+                       trigger=Trigger.MANUAL, status=RunStatus.PENDING)
+    db.session.add(manual)
+    db.session.commit()
+
+    execute_batch(at, mine)
+
+    runs = rows(mine + others + later + [manual.id])
+    assert [runs[i].status for i in mine + others] == ["success"] * 4
+    assert (runs[later[0]].status, runs[manual.id].status) == ("pending", "pending")
+    assert sorted(call.path for call in target.received()) == ["/mine"] + ["/other"] * 3

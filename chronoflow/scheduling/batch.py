@@ -20,21 +20,32 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import joinedload
 
 from .. import executors
 from ..executors.outcome import Outcome
 from ..extensions import db
-from ..models import ChronoRun, RunStatus, TargetType, Trigger, utcnow
+from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger, utcnow
 from . import runner, streaks
 
 log = logging.getLogger(__name__)
 
 WAITING = (RunStatus.PENDING, RunStatus.RETRYING)
+
+RUNS = ChronoRun.__table__
+CHRONOS = Chrono.__table__
+# What the checks, the executor and the record read, as plain values: ORM objects
+# for hundreds of rows cost more CPU than the calls they are for.
+RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at", "next_attempt_at",
+               "result")
+CHRONO_COLUMNS = ("id", "name", "target_type", "method", "url", "headers", "payload", "is_active", "config", "cron",
+                  "timezone", "signing_secret", "consecutive_failures", "paused_reason", "next_run_at")
+# What a record may change on a chrono (service.pause included).
+CHRONO_WRITES = ("last_run_at", "last_run_status", "consecutive_failures", "is_active", "paused_reason", "next_run_at")
 
 
 @dataclass
@@ -54,7 +65,15 @@ class Claimed:
 
 
 def execute_batch(due, run_ids, sleep=time.sleep, fire=None):
-    """Run the runs of `run_ids`, all due at `due`. `fire`: calls -> outcomes (tests)."""
+    """Run the runs of `run_ids`, all due at `due`, then help with the moment's others.
+
+    Huey hands tasks to whichever worker thread asks first, so one worker process
+    may get twice the other's share of a burst. Each task therefore claims its
+    own runs only when its process has room for more calls, and then claims
+    runs of the same moment that no one has claimed yet (FOR UPDATE SKIP
+    LOCKED): a busy process's runs go to the one with room. `fire`: calls ->
+    outcomes (tests).
+    """
     result = BatchResult()
     wait = (due - utcnow()).total_seconds()
     if wait > runner.EARLY.total_seconds():
@@ -63,22 +82,63 @@ def execute_batch(due, run_ids, sleep=time.sleep, fire=None):
     if wait > 0:
         sleep(wait)  # nothing read yet: no transaction (SQLite: no write lock) held while waiting
 
-    claimed = claim(run_ids, result)
-    if claimed:
-        outcomes = (fire or fire_calls)([c.call for c in claimed])
-        result.retries = runner.patiently(lambda: record(claimed, outcomes), sleep)
+    size = current_app.config["RUN_BATCH_SIZE"]
+    own = list(run_ids)
+    pool = _calls_pool()
+    while True:
+        # One claim at a time per process, and only when the calls already
+        # claimed nearly all have a thread: runs are not taken ahead of need.
+        with pool.claiming:
+            pool.wait_for_room()
+            if own:
+                chunk, own = own[:size], own[size:]
+            else:
+                chunk = _unclaimed(due, size)
+                if not chunk:
+                    db.session.rollback()
+                    break
+            claimed = claim(chunk, result)
+            pending = None if fire else [pool.submit(c.call) for c in claimed]
+        if claimed:
+            outcomes = fire([c.call for c in claimed]) if fire else [_outcome(future) for future in pending]
+            result.retries += runner.patiently(lambda: record(claimed, outcomes), sleep)
     return result
+
+
+# Moments this process found nothing left to claim at: its other tasks of the
+# same moment skip the look (most recent last; a few hundred kept).
+_done_moments = {}
+
+
+def _unclaimed(due, size):
+    """Up to `size` ids of pending webhook runs due at `due`, locked (in the claim's
+    transaction) and skipped by others who look at the same time."""
+    if due in _done_moments:
+        return []
+    ids = db.session.scalars(
+        select(RUNS.c.id)
+        .join(CHRONOS, CHRONOS.c.id == RUNS.c.chrono_id)
+        .where(
+            RUNS.c.scheduled_for == due,
+            # A literal, so that PostgreSQL's generic plan too can use ix_chrono_runs_open.
+            RUNS.c.status == bindparam("pending", RunStatus.PENDING, literal_execute=True),
+            RUNS.c.trigger == Trigger.SCHEDULE,
+            CHRONOS.c.target_type == TargetType.HTTP,
+        )
+        .limit(size)
+        .with_for_update(of=RUNS, skip_locked=True)
+    ).all()
+    if not ids:
+        if len(_done_moments) >= 256:
+            _done_moments.pop(next(iter(_done_moments)))
+        _done_moments[due] = True
+    return ids
 
 
 def claim(run_ids, result):
     """Check and claim the runs; returns the Claimed ones, each with its call prepared. Commits."""
     config = current_app.config
-    runs = db.session.scalars(
-        select(ChronoRun)
-        .options(joinedload(ChronoRun.chrono, innerjoin=True))
-        .where(ChronoRun.id.in_(run_ids))
-        .execution_options(populate_existing=True)
-    ).all()
+    runs = load(run_ids)
     now = utcnow()
     cancelled, ready = [], []
     for run in runs:
@@ -106,12 +166,11 @@ def claim(run_ids, result):
     # run another worker took meanwhile is simply not returned.
     attempts = dict(
         db.session.execute(
-            update(ChronoRun)
-            .where(ChronoRun.id.in_([run.id for run in ready]), ChronoRun.status.in_(WAITING))
-            .values(status=RunStatus.RUNNING, attempt=ChronoRun.attempt + 1,
-                    started_at=func.coalesce(ChronoRun.started_at, started))
-            .returning(ChronoRun.id, ChronoRun.attempt)
-            .execution_options(synchronize_session=False)
+            update(RUNS)
+            .where(RUNS.c.id.in_([run.id for run in ready]), RUNS.c.status.in_(WAITING))
+            .values(status=RunStatus.RUNNING, attempt=RUNS.c.attempt + 1,
+                    started_at=func.coalesce(RUNS.c.started_at, started))
+            .returning(RUNS.c.id, RUNS.c.attempt)
         ).all()
     )
     claimed = [
@@ -122,6 +181,30 @@ def claim(run_ids, result):
     ]
     db.session.commit()  # the calls run with no transaction open
     return claimed
+
+
+def load(run_ids, lock=False):
+    """The runs with their chronos, as plain objects (attributes named as the models').
+
+    Two queries by primary key, runs then chronos, rather than a join: each an
+    index scan whatever the planner thinks of the tables' sizes. `lock`: both
+    read FOR UPDATE, runs then chronos, in id order, the order every writer
+    takes them in, so two batches sharing chronos never deadlock.
+    """
+    query = select(*(RUNS.c[name] for name in RUN_COLUMNS)).where(RUNS.c.id.in_(run_ids))
+    if lock:
+        query = query.order_by(RUNS.c.id).with_for_update()
+    runs = [SimpleNamespace(**row._mapping) for row in db.session.execute(query)]
+    if not runs:
+        return []
+    query = select(*(CHRONOS.c[name] for name in CHRONO_COLUMNS)).where(
+        CHRONOS.c.id.in_({run.chrono_id for run in runs}))
+    if lock:
+        query = query.order_by(CHRONOS.c.id).with_for_update()
+    chronos = {row.id: SimpleNamespace(**row._mapping) for row in db.session.execute(query)}
+    for run in runs:
+        run.chrono = chronos.get(run.chrono_id)
+    return [run for run in runs if run.chrono is not None]
 
 
 def _overlapping(runs, now, config):
@@ -138,10 +221,10 @@ def _overlapping(runs, now, config):
     busy = {
         chrono_id
         for run_id, chrono_id, started_at in db.session.execute(
-            select(ChronoRun.id, ChronoRun.chrono_id, ChronoRun.started_at).where(
-                ChronoRun.chrono_id.in_(list(alive_since)),
-                ChronoRun.status == RunStatus.RUNNING,
-                ChronoRun.started_at > min(alive_since.values()),
+            select(RUNS.c.id, RUNS.c.chrono_id, RUNS.c.started_at).where(
+                RUNS.c.chrono_id.in_(list(alive_since)),
+                RUNS.c.status == RunStatus.RUNNING,
+                RUNS.c.started_at > min(alive_since.values()),
             )
         )
         if run_id not in mine and started_at > alive_since[chrono_id]
@@ -162,23 +245,52 @@ def _finish(runs, status, message, error_code, only_if, now):
     )
 
 
+class CallPool:
+    """The worker process's threads for batched calls (CONCURRENT_CALLS of them),
+    shared by its batches, and how many calls wait for a thread."""
+
+    def __init__(self, size):
+        self.size = size
+        self.executor = ThreadPoolExecutor(size, thread_name_prefix="call")
+        self.waiting = 0
+        self.changed = threading.Condition()
+        self.claiming = threading.Lock()
+
+    def submit(self, call):
+        with self.changed:
+            self.waiting += 1
+        return self.executor.submit(self._run, call)
+
+    def _run(self, call):
+        with self.changed:
+            self.waiting -= 1
+            if self.waiting < self.size:
+                self.changed.notify_all()
+        return call()
+
+    def wait_for_room(self):
+        """Until fewer calls wait than there are threads to make them."""
+        with self.changed:
+            while self.waiting >= self.size:
+                self.changed.wait(0.1)
+
+
 _pool = None
 _pool_lock = threading.Lock()
 
 
 def _calls_pool():
-    # One pool per worker process, shared by its batches: CONCURRENT_CALLS bounds
-    # the calls in flight however many batches run at once.
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(current_app.config["CONCURRENT_CALLS"], thread_name_prefix="call")
+            _pool = CallPool(current_app.config["CONCURRENT_CALLS"])
         return _pool
 
 
 def fire_calls(calls):
     """Each call's Outcome, the calls made side by side."""
-    futures = [_calls_pool().submit(call) for call in calls]
+    pool = _calls_pool()
+    futures = [pool.submit(call) for call in calls]
     return [_outcome(future) for future in futures]
 
 
@@ -193,30 +305,48 @@ def _outcome(future):
 def record(claimed, outcomes):
     """Record every outcome in one transaction; returns [(run id, seconds)] to retry.
 
-    The runs and their chronos are read FOR UPDATE in one query, in chrono order,
-    so two batches sharing chronos take the locks in the same order.
+    The runner's apply_outcome decides each run's new values (and the chrono's
+    failure streak, auto-pause included) on plain objects; two UPDATEs write them.
     """
     by_id = {c.run_id: (c, outcome) for c, outcome in zip(claimed, outcomes)}
-    runs = db.session.scalars(
-        select(ChronoRun)
-        .options(joinedload(ChronoRun.chrono, innerjoin=True))
-        .where(ChronoRun.id.in_(list(by_id)))
-        .order_by(ChronoRun.chrono_id, ChronoRun.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    runs = load(list(by_id), lock=True)
     now = utcnow()
-    retries, alerts = [], []
+    retries, alerts, recorded = [], [], []
     for run in runs:
         c, outcome = by_id[run.id]
         if run.status != RunStatus.RUNNING or run.attempt != c.attempt:
             continue  # given up for dead by the sweep, and another attempt owns it now
         delay, alert = runner.apply_outcome(run, c.attempt, c.started, outcome, c.max_attempts, now)
+        recorded.append(run)
         if delay is not None:
             retries.append((run.id, delay))
         if alert:
             alerts.append(alert)
+    if recorded:
+        _write(recorded, now)
     db.session.commit()
     for alert in alerts:
         streaks.send_alert(alert)
     return retries
+
+
+def _write(runs, now):
+    """The recorded runs and their chronos: one executemany UPDATE each."""
+    db.session.execute(
+        update(RUNS).where(RUNS.c.id == bindparam("run_id")).values(
+            status=bindparam("new_status"), next_attempt_at=bindparam("new_next_attempt_at"),
+            http_status=bindparam("new_http_status"), response_snippet=bindparam("new_response_snippet"),
+            error_message=bindparam("new_error_message"), duration_ms=bindparam("new_duration_ms"),
+            finished_at=bindparam("new_finished_at"), result=bindparam("new_result")),
+        [{"run_id": run.id, "new_status": run.status, "new_next_attempt_at": run.next_attempt_at,
+          "new_http_status": run.http_status, "new_response_snippet": run.response_snippet,
+          "new_error_message": run.error_message, "new_duration_ms": run.duration_ms,
+          "new_finished_at": run.finished_at, "new_result": run.result} for run in runs],
+    )
+    chronos = {run.chrono.id: run.chrono for run in runs}.values()
+    db.session.execute(
+        update(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id"))
+        .values(updated_at=now, **{name: bindparam(f"new_{name}") for name in CHRONO_WRITES}),
+        [{"chrono_id": chrono.id, **{f"new_{name}": getattr(chrono, name) for name in CHRONO_WRITES}}
+         for chrono in chronos],
+    )
