@@ -54,13 +54,22 @@ def test_the_dispatcher_gives_runs_due_together_to_few_tasks_that_fire_and_recor
     assert all(chrono.last_run_status == "success" for chrono in db.session.scalars(select(Chrono)))
 
 
-def test_a_lone_run_and_a_message_run_keep_the_single_run_task(app, make_chrono):
+def test_a_lone_run_and_message_runs_keep_the_single_run_task(app, make_chrono):
+    from chronoflow.models import Channel
+
+    channel = Channel(name="loja", session="default")
+    db.session.add(channel)
+    db.session.commit()
     at = utcnow() + timedelta(seconds=30)
     lone = make_chrono(schedule="@yearly")
+    messages = [make_chrono(target_type="MESSAGE", url=None, channel_id=channel.id, message_template="Oi",
+                            recipients=["+55 11 98765-4321"], schedule="@yearly") for _ in range(2)]
     lone.next_run_at = at
+    for chrono in messages:
+        chrono.next_run_at = at + timedelta(seconds=1)  # due together, but they pace themselves for minutes
     db.session.commit()
     tasks.dispatch_due()
-    assert [task.name for task in huey.scheduled()] == ["execute_run"]
+    assert [task.name for task in huey.scheduled()] == ["execute_run"] * 3
 
 
 def test_success_failure_and_retry_in_one_batch(make_chrono, target):
@@ -278,3 +287,18 @@ def test_a_batch_also_takes_runs_of_its_moment_that_no_one_has_claimed(make_chro
     assert [runs[i].status for i in mine + others] == ["success"] * 4
     assert (runs[later[0]].status, runs[manual.id].status) == ("pending", "pending")
     assert sorted(call.path for call in target.received()) == ["/mine"] + ["/other"] * 3
+
+
+def test_runs_due_together_later_go_on_the_schedule_as_one_task_a_moment_early(make_chrono):
+    at = (utcnow() + timedelta(seconds=20)).replace(microsecond=0)
+    chronos = [make_chrono(schedule="@yearly") for _ in range(3)]
+    for chrono in chronos:
+        chrono.next_run_at = at
+    db.session.commit()
+
+    tasks.dispatch_due()
+
+    (task,) = huey.scheduled()
+    assert task.name == "execute_batch" and task.eta == (at - timedelta(seconds=1)).replace(tzinfo=None)
+    due, run_ids = task.args
+    assert due == at and sorted(run_ids) == sorted(db.session.scalars(select(ChronoRun.id)).all())

@@ -5,7 +5,9 @@ per run cost the worker far more than the HTTP calls themselves. So the
 dispatcher hands each moment's webhook runs to tasks of up to RUN_BATCH_SIZE
 runs; a task claims its runs with one UPDATE ... RETURNING, makes the calls side
 by side (CONCURRENT_CALLS threads per worker process) and records the outcomes
-in one transaction.
+in one transaction. Then it claims the moment's runs that no one holds yet, so
+a burst is shared by the worker processes as their CPU allows, not as Huey
+happened to hand out the tasks.
 
 The rules are the runner's, applied to many rows at once: a run that is gone,
 final or taken by someone else is left alone; a paused chrono's run is
@@ -109,6 +111,7 @@ def execute_batch(due, run_ids, sleep=time.sleep, fire=None):
 # Moments this process found nothing left to claim at: its other tasks of the
 # same moment skip the look (most recent last; a few hundred kept).
 _done_moments = {}
+_done_lock = threading.Lock()
 
 
 def _unclaimed(due, size):
@@ -130,9 +133,10 @@ def _unclaimed(due, size):
         .with_for_update(of=RUNS, skip_locked=True)
     ).all()
     if not ids:
-        if len(_done_moments) >= 256:
-            _done_moments.pop(next(iter(_done_moments)))
-        _done_moments[due] = True
+        with _done_lock:
+            if len(_done_moments) >= 256:
+                del _done_moments[next(iter(_done_moments))]
+            _done_moments[due] = True
     return ids
 
 
