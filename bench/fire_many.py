@@ -729,7 +729,7 @@ def parse_worker_log(path):
                 if ".dispatch_tick:" in message:
                     seconds = float(message.rsplit(" ", 1)[1].rstrip("s"))
                     info["ticks"].append((when, seconds))
-                elif ".execute_run:" in message:
+                elif ".execute_run:" in message or ".execute_batch:" in message:
                     info["executed"] += 1
             elif logger == "chronoflow.tasks" and message.startswith("dispatched "):
                 info["dispatched"].append((when, int(message.split()[1])))

@@ -7,9 +7,11 @@ the recovery sweep re-dispatches whatever the transport loses.
 """
 import calendar
 import logging
+import random
 import time
 from datetime import timezone
 
+import redis
 from huey import Huey
 from huey import signals as S
 from huey.consumer import Consumer, Scheduler
@@ -24,6 +26,16 @@ log = logging.getLogger(__name__)
 class UTCRedisStorage(RedisStorage):
     def convert_ts(self, ts):
         return calendar.timegm(ts.timetuple()) + ts.microsecond * 1e-6
+
+    def dequeue(self):
+        # Redis hands a pushed task to the client blocked longest. With Huey's
+        # fixed 1 s BRPOP every thread of a process keeps the phase it started
+        # with, so a burst of tasks pushed at once went to one process's threads
+        # and none to the other's. A random wait spreads the threads' turns.
+        try:
+            return self.conn.brpop(self.queue_key, timeout=random.uniform(0.5, 1.5))[1]
+        except (redis.exceptions.TimeoutError, TypeError, IndexError):
+            return None  # empty or timed out; ConnectionError propagates for Huey's backoff
 
 
 class UTCSqliteStorage(SqliteStorage):

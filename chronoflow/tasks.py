@@ -5,12 +5,13 @@ that wrote the rows they will look for.
 """
 import functools
 import logging
-from datetime import timezone
+from collections import defaultdict
+from datetime import timedelta, timezone
 
 from .extensions import db
 from .models import utcnow
 from .queue import huey
-from .scheduling import dispatch, heartbeat, recovery, retention, runner, streaks
+from .scheduling import batch, dispatch, heartbeat, recovery, retention, runner, streaks
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,17 @@ def execute_run(run_id):
         execute_run.schedule(args=(run_id,), delay=delay)
 
 
+@huey.task(name="execute_batch")
+@in_app_context
+def execute_batch(due, run_ids):
+    """Runs due at the same moment `due` (scheduling/batch.py)."""
+    result = batch.execute_batch(due, run_ids)
+    if result.later is not None:
+        execute_batch.schedule(args=(due, run_ids), delay=result.later)
+    enqueue_runs_now(result.single)
+    schedule_retries(result.retries)
+
+
 def dispatch_chrono(chrono):
     """After the commit that created or changed `chrono`: a chrono whose first
     occurrence is a few seconds away must not wait for the next tick."""
@@ -81,12 +93,33 @@ def dispatch_due(chrono_id=None, now=None):
 
 
 def enqueue_runs(runs):
-    """Each run's task, timed to start a moment early; the runner waits for the second."""
+    """The runs' tasks, timed to start a moment early; the runners wait for the second.
+
+    Webhook runs due at the same moment share tasks of up to RUN_BATCH_SIZE runs:
+    a burst of thousands costs tens of tasks, not thousands.
+    """
+    size = huey.flask_app.config["RUN_BATCH_SIZE"]
+    moments = defaultdict(list)
+    tasks = []
+    for run in runs:
+        if run.batchable and size > 1:
+            moments[run.scheduled_for].append(run.run_id)
+        else:
+            tasks.append((run.scheduled_for, execute_run.s(run.run_id)))
+    for moment, run_ids in moments.items():
+        if len(run_ids) == 1:
+            tasks.append((moment, execute_run.s(run_ids[0])))
+            continue
+        count = -(-len(run_ids) // size)  # as many tasks as needed, the runs spread evenly
+        tasks.extend((moment, execute_batch.s(moment, run_ids[n::count])) for n in range(count))
+    _enqueue_at([(moment - runner.EARLY, task) for moment, task in tasks])
+
+
+def _enqueue_at(timed):
+    """(eta, task) pairs: due ones onto the queue, the others onto the schedule."""
     now = utcnow()
     ready, later = [], []
-    for run in runs:
-        eta = run.scheduled_for - runner.EARLY
-        task = execute_run.s(run.run_id)
+    for eta, task in timed:
         if eta <= now:
             ready.append(task)
         else:
@@ -97,6 +130,12 @@ def enqueue_runs(runs):
     # On Redis one command each for the whole batch, not one per run.
     huey.enqueue_many(ready)
     huey.add_schedule_many(later)
+
+
+def schedule_retries(retries):
+    """(run id, seconds) pairs: each run's next attempt, on its own."""
+    now = utcnow()
+    _enqueue_at([(now + timedelta(seconds=delay), execute_run.s(run_id)) for run_id, delay in retries])
 
 
 def enqueue_runs_now(run_ids):

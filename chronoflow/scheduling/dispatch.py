@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import Chrono, ChronoRun, RunStatus, Trigger
+from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger
 from ..schedules import next_fire_time
 
 # A tick may be late by a few seconds; the window overlaps the next one by this much.
@@ -35,6 +35,7 @@ COUNT_EXACTLY = 1000
 class Dispatched:
     run_id: int
     scheduled_for: datetime
+    batchable: bool = False  # a webhook: may run in one task with others due at the same moment
 
 
 @dataclass
@@ -140,7 +141,8 @@ def dispatch_batch(now, until, limit, chrono_id=None, max_skipped_rows=100):
             rows.append(_summary_row(chrono, result, now))
         advances.append({"id": chrono.id, "next_run_at": result.following})
 
-    dispatched = _insert_runs(rows)
+    webhooks = {chrono.id for chrono in chronos if chrono.target_type == TargetType.HTTP}
+    dispatched = _insert_runs(rows, webhooks)
     db.session.execute(update(Chrono), advances)
     return dispatched, len(chronos)
 
@@ -184,7 +186,7 @@ def _summary_row(chrono, result, now):
                         "skipped_from": result.more_from.isoformat(), "skipped_until": result.more_until.isoformat()})
 
 
-def _insert_runs(rows):
+def _insert_runs(rows, webhooks=frozenset()):
     if not rows:
         return []
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
@@ -195,8 +197,9 @@ def _insert_runs(rows):
             index_elements=["chrono_id", "scheduled_for"],
             index_where=ChronoRun.trigger == Trigger.SCHEDULE,
         )
-        .returning(ChronoRun.id, ChronoRun.scheduled_for, ChronoRun.status)
+        .returning(ChronoRun.id, ChronoRun.scheduled_for, ChronoRun.status, ChronoRun.chrono_id)
     )
     # Only pending runs need a task; skipped ones are final as written.
-    return [Dispatched(run_id, when) for run_id, when, status in db.session.execute(statement)
+    return [Dispatched(run_id, when, chrono_id in webhooks)
+            for run_id, when, status, chrono_id in db.session.execute(statement)
             if status == RunStatus.PENDING]

@@ -80,7 +80,12 @@ def execute_run(run_id, sleep=time.sleep):
 
 
 def record_patiently(run_id, attempt_number, started, outcome, max_attempts, sleep=time.sleep):
-    """record_outcome, tried again while the database is unreachable.
+    """record_outcome, tried again while the database is unreachable."""
+    return patiently(lambda: record_outcome(run_id, attempt_number, started, outcome, max_attempts), sleep)
+
+
+def patiently(record, sleep=time.sleep):
+    """record(), tried again while the database is unreachable (up to RECORD_PATIENCE_S).
 
     The target has been called: an outcome lost to a database restart would
     leave the run "running", and the recovery sweep would call the target again.
@@ -88,7 +93,7 @@ def record_patiently(run_id, attempt_number, started, outcome, max_attempts, sle
     delay, waited = 0.5, 0.0
     while True:
         try:
-            return record_outcome(run_id, attempt_number, started, outcome, max_attempts)
+            return record()
         except (OperationalError, InterfaceError):
             try:
                 db.session.rollback()
@@ -128,7 +133,17 @@ def record_outcome(run_id, attempt_number, started, outcome, max_attempts):
         # it: that attempt's outcome is the one to keep.
         db.session.rollback()
         return None
-    now = utcnow()
+    retry_delay, alert = apply_outcome(run, attempt_number, started, outcome, max_attempts, utcnow())
+    db.session.commit()
+    streaks.send_alert(alert)
+    return retry_delay
+
+
+def apply_outcome(run, attempt_number, started, outcome, max_attempts, now):
+    """Write one attempt's outcome on `run` and its chrono, both read FOR UPDATE.
+
+    Returns (seconds before the next attempt or None, the alert to send after the commit).
+    """
     retry_delay = None
     if outcome.ok:
         run.status = RunStatus.SUCCESS
@@ -161,9 +176,7 @@ def record_outcome(run_id, attempt_number, started, outcome, max_attempts):
     run.chrono.last_run_at = run.started_at
     run.chrono.last_run_status = run.status
     alert = streaks.record_final(run, now, chrono_locked=True) if retry_delay is None else None
-    db.session.commit()
-    streaks.send_alert(alert)
-    return retry_delay
+    return retry_delay, alert
 
 
 def may_retry(run):
