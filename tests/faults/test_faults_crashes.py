@@ -90,7 +90,7 @@ def test_a_batch_of_a_consumer_killed_mid_request_is_finished_by_the_next_one(ma
     chronos = []
     for path in paths:
         target.respond(path, [Reply(delay=2.5), Reply()])  # the first call is slow, then quick
-        chronos.append(api(base, "POST", "/api/chronos", json={
+        chronos.append(cluster.api(base, "POST", "/api/chronos", json={
             "name": path, "schedule": "every 10 seconds", "url": target.url(path), "is_active": False,
             "config": {"timeout_ms": 3000, "max_attempts": 3, "overlap_policy": "allow"}}))
     # All three due at the same moment, and dispatched by the same tick: one batch.
@@ -115,7 +115,7 @@ def test_a_batch_of_a_consumer_killed_mid_request_is_finished_by_the_next_one(ma
 
     paused = utcnow()
     for chrono in chronos:
-        api(base, "POST", f"/api/chronos/{chrono['id']}/pause")
+        cluster.api(base, "POST", f"/api/chronos/{chrono['id']}/pause")
     for chrono, path in zip(chronos, paths):
         final = wait_until_final(cluster.database_url, chrono["id"], 20, cluster.logs_text)
         calls = target.received(path)
