@@ -21,6 +21,7 @@ def test_it_sends_method_headers_and_json_payload(target):
     assert got.method == "POST"
     assert got.headers["X-Token"] == "abc"
     assert got.headers["Content-Type"] == "application/json"
+    assert got.headers["Accept"] == "*/*" and got.headers["User-Agent"].startswith("ChronoFlow")
     assert json.loads(got.body) == {"a": 1}
     assert outcome.ok and outcome.http_status == 200 and outcome.snippet == "ok"
     assert outcome.duration_ms >= 0 and outcome.error is None

@@ -135,7 +135,7 @@ class HttpRequest:
 
 def send(request: HttpRequest) -> Outcome:
     body, content_type = request.body()
-    headers = {"User-Agent": USER_AGENT}
+    headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}  # as requests and curl send it
     if content_type:
         headers["Content-Type"] = content_type
     headers.update(request.headers)  # what the person set wins
