@@ -1,16 +1,15 @@
 """What a user, a password and a token name may be: one validation path for the
 sign-in pages, the settings page and `flask users`."""
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, validate, validates_schema
 
-from ..chronos.schemas import messages
+from ..fields import Input, text, yes_no
 from ..i18n import _m
 
 MIN_PASSWORD = 8
 
 
-def _text(*validators, **kwargs):
-    return fields.String(required=True, error_messages=messages(invalid=_m("Must be text.")),
-                         validate=list(validators), **kwargs)
+def _required(*validators):
+    return text(required=True, validate=list(validators))
 
 
 USERNAME = validate.Regexp(
@@ -20,16 +19,16 @@ USERNAME = validate.Regexp(
 PASSWORD = validate.Length(min=MIN_PASSWORD, max=256, error=_m("Use 8 to 256 characters."))
 
 
-class NewUserInput(Schema):
-    username = _text(USERNAME)
-    password = _text(PASSWORD)
-    is_admin = fields.Boolean(load_default=False)
+class NewUserInput(Input):
+    username = _required(USERNAME)
+    password = _required(PASSWORD)
+    is_admin = yes_no(load_default=False)
 
 
-class PasswordChangeInput(Schema):
-    current_password = _text()
-    new_password = _text(PASSWORD)
-    confirm_password = _text()
+class PasswordChangeInput(Input):
+    current_password = _required()
+    new_password = _required(PASSWORD)
+    confirm_password = _required()
 
     @validates_schema
     def _confirmed(self, data, **_kwargs):
@@ -37,5 +36,5 @@ class PasswordChangeInput(Schema):
             raise ValidationError({"confirm_password": [_m("The two passwords differ.")]})
 
 
-class TokenInput(Schema):
-    name = _text(validate.Length(min=1, max=100, error=_m("Use 1 to 100 characters.")))
+class TokenInput(Input):
+    name = _required(validate.Length(min=1, max=100, error=_m("Use 1 to 100 characters.")))

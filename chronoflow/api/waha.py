@@ -5,9 +5,8 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from ..chronos.schemas import Input, messages
+from ..fields import Input, text, yes_no
 from ..errors import handle_http_exception
-from ..i18n import _m
 from ..waha import service
 from ..waha.client import SessionNotFound, SessionNotReady, WahaError, WahaUnreachable
 from ..waha.phones import RecipientError, parse_recipient
@@ -25,12 +24,12 @@ class SessionSchema(Schema):
 
 
 class SessionCreate(Input):
-    name = fields.String(load_default="default", error_messages=messages(invalid=_m("Must be text.")))
-    start = fields.Boolean(load_default=True, error_messages=messages(invalid=_m("Must be true or false.")))
+    name = text(load_default="default")
+    start = yes_no(load_default=True)
 
 
 class PairingCodeInput(Input):
-    phone_number = fields.String(required=True, error_messages=messages(invalid=_m("Must be text.")))
+    phone_number = text(required=True)
 
 
 class QrSchema(Schema):

@@ -2,7 +2,7 @@
 from flask_babel import gettext as _
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from ..chronos.schemas import Input, messages
+from ..fields import Input, text, yes_no
 from ..i18n import _m
 from ..waha.service import name_problem
 
@@ -11,11 +11,10 @@ class ChannelInput(Input):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, error_messages=messages(invalid=_m("Must be text.")),
-                         validate=validate.Length(1, 100, error=_m("Use 1 to 100 characters.")))
-    session = fields.String(load_default="default", error_messages=messages(invalid=_m("Must be text.")),
-                            metadata={"description": "the WAHA session that sends (Core: 'default')"})
-    is_active = fields.Boolean(load_default=True, error_messages=messages(invalid=_m("Must be true or false.")))
+    name = text(required=True, validate=validate.Length(1, 100, error=_m("Use 1 to 100 characters.")))
+    session = text(load_default="default",
+                   metadata={"description": "the WAHA session that sends (Core: 'default')"})
+    is_active = yes_no(load_default=True)
 
     @validates("session")
     def _session(self, value, **kwargs):

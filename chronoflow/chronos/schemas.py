@@ -26,6 +26,7 @@ from marshmallow import (
 from .. import schedules
 from ..waha import phones
 from ..waha import template as message_template
+from ..fields import Input, messages, text, whole_number
 from ..i18n import _m, normalize_locale
 from ..models import PausedReason, TargetType
 from ..executors import outbound
@@ -39,57 +40,28 @@ HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 MAX_HEADERS = 50
 
 
-def messages(**extra):
-    """Translatable versions of marshmallow's generic messages."""
-    return {
-        "required": _m("This field is required."),
-        "null": _m("This field cannot be empty."),
-        "invalid": _m("Not a valid value."),
-        **extra,
-    }
-
-
-def _text(**kwargs):
-    return fields.String(error_messages=messages(invalid=_m("Must be text.")), **kwargs)
-
-
-def _int(low, high, **kwargs):
-    return fields.Integer(
-        strict=True,
-        error_messages=messages(invalid=_m("Must be a whole number.")),
-        validate=validate.Range(
-            low, high, error=_m("Must be between %(low)s and %(high)s.", low=low, high=high)
-        ),
-        **kwargs,
-    )
-
-
-class Input(Schema):
-    error_messages = {"unknown": _m("Unknown field."), "type": _m("Must be a JSON object.")}
-
-
 class RunConfig(Input):
     class Meta:
         unknown = RAISE
 
-    timeout_ms = _int(100, 600_000)
-    max_attempts = _int(1, 20)
-    retry_backoff_s = _int(1, 3600)
-    max_backoff_s = _int(1, 86_400)
+    timeout_ms = whole_number(100, 600_000)
+    max_attempts = whole_number(1, 20)
+    retry_backoff_s = whole_number(1, 3600)
+    max_backoff_s = whole_number(1, 86_400)
     # Reliability policies (see README "How runs work").
-    misfire_policy = _text(
+    misfire_policy = text(
         validate=validate.OneOf(MISFIRE_POLICIES, error=_m("Must be coalesce or skip.")),
         metadata={"enum": list(MISFIRE_POLICIES),
                   "description": "after downtime: coalesce (default) fires the first missed occurrence "
                                  "once; skip fires none. Either way every missed one is recorded."},
     )
-    overlap_policy = _text(
+    overlap_policy = text(
         validate=validate.OneOf(OVERLAP_POLICIES, error=_m("Must be allow or skip.")),
         metadata={"enum": list(OVERLAP_POLICIES),
                   "description": "when the previous run is still running: allow, or skip (recorded). "
                                  "Default: skip when the schedule is faster than the timeout."},
     )
-    auto_pause_after = _int(0, 10_000, metadata={
+    auto_pause_after = whole_number(0, 10_000, metadata={
         "description": "pause after this many failed runs in a row (0: never); default AUTO_PAUSE_AFTER_FAILURES"})
 
 
@@ -97,17 +69,17 @@ class ChronoInput(Input):
     class Meta:
         unknown = RAISE
 
-    name = _text(required=True, validate=validate.Length(1, 200, error=_m("Use 1 to 200 characters.")))
-    description = _text(load_default="", validate=validate.Length(max=2000, error=_m("At most 2000 characters.")))
-    schedule = _text(
+    name = text(required=True, validate=validate.Length(1, 200, error=_m("Use 1 to 200 characters.")))
+    description = text(load_default="", validate=validate.Length(max=2000, error=_m("At most 2000 characters.")))
+    schedule = text(
         required=True,
         metadata={"description": "cron (5 fields, or 6 with seconds first) or a phrase such as "
                                  "'every 15 minutes' or 'todo dia às 18:30'"},
     )
-    timezone = _text(load_default=None, allow_none=True, metadata={"description": "IANA name"})
-    target_type = _text(load_default=TargetType.HTTP, metadata={"enum": list(TargetType.ALL)})
-    method = _text(load_default="GET")
-    url = _text(load_default=None, allow_none=True)
+    timezone = text(load_default=None, allow_none=True, metadata={"description": "IANA name"})
+    target_type = text(load_default=TargetType.HTTP, metadata={"enum": list(TargetType.ALL)})
+    method = text(load_default="GET")
+    url = text(load_default=None, allow_none=True)
     headers = fields.Dict(
         keys=fields.String(),
         values=fields.String(error_messages=messages(invalid=_m("Header values must be text."))),
@@ -119,7 +91,7 @@ class ChronoInput(Input):
     config = fields.Nested(RunConfig, load_default=dict, error_messages=messages(type=_m("Must be an object.")))
     channel_id = fields.Integer(load_default=None, allow_none=True, strict=True,
                                 error_messages=messages(invalid=_m("Must be a whole number.")))
-    message_template = _text(load_default=None, allow_none=True,
+    message_template = text(load_default=None, allow_none=True,
                              validate=validate.Length(max=4096, error=_m("At most 4096 characters.")))
     recipients = fields.List(fields.String(), load_default=list,
                              error_messages=messages(invalid=_m("Must be a list of phone numbers or group ids.")))
