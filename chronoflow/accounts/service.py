@@ -97,6 +97,7 @@ def change_password(user, data):
     if not check_password_hash(user.password_hash, values["current_password"]):
         raise ValidationError({"current_password": [_m("This is not your current password.")]})
     set_password(user, values["new_password"])
+    return user
 
 
 def user_for_session(session_id):

@@ -77,17 +77,26 @@ def settings():
     return _settings_page()
 
 
-@bp.route("/settings/password", methods=["POST"])
-def change_password():
-    form = PasswordForm()  # its CSRF token was checked by the guard
+def _saved(form, change):
+    """What `change(values)` returns, committed; or None, with its errors next to the
+    form's fields. (The guard has checked the form's CSRF token.)"""
     try:
-        service.change_password(current_user, form.values())
+        result = change(form.values())
     except ValidationError as exc:
         db.session.rollback()
         form.attach_errors(exc.messages)
-        return _settings_page(password_form=form, status=422)
-    login_user(current_user._get_current_object())  # the new session key, for this browser
+        return None
     db.session.commit()
+    return result
+
+
+@bp.route("/settings/password", methods=["POST"])
+def change_password():
+    form = PasswordForm()
+    user = _saved(form, lambda values: service.change_password(current_user._get_current_object(), values))
+    if user is None:
+        return _settings_page(password_form=form, status=422)
+    login_user(user)  # the new session key, for this browser
     flash(_("Password changed. Other browsers were signed out."), "success")
     return redirect(url_for("accounts.settings"))
 
@@ -95,13 +104,10 @@ def change_password():
 @bp.route("/settings/tokens", methods=["POST"])
 def create_token():
     form = TokenForm()
-    try:
-        token_row, token = service.create_token(current_user, form.values())
-    except ValidationError as exc:
-        db.session.rollback()
-        form.attach_errors(exc.messages)
+    created = _saved(form, lambda values: service.create_token(current_user, values))
+    if created is None:
         return _settings_page(token_form=form, status=422)
-    db.session.commit()
+    token_row, token = created
     # Shown in this response only, never flashed: a flash would sit in the cookie.
     return _settings_page(new_token={"name": token_row.name, "token": token})
 
@@ -123,13 +129,9 @@ def _admin_only():
 def create_user():
     _admin_only()
     form = NewUserForm()
-    try:
-        user = service.create_user(form.values())
-    except ValidationError as exc:
-        db.session.rollback()
-        form.attach_errors(exc.messages)
+    user = _saved(form, service.create_user)
+    if user is None:
         return _settings_page(user_form=form, status=422)
-    db.session.commit()
     flash(_("User %(name)s added: give them their password; they can change it in Settings.",
             name=user.username), "success")
     return redirect(url_for("accounts.settings") + "#users")
@@ -141,8 +143,8 @@ def set_user_active(user_id, action):
     user = db.get_or_404(User, user_id)
     try:
         service.set_active(current_user, user, action == "enable")
-    except ValidationError:
-        flash(_("You cannot disable yourself."), "error")
+    except ValidationError as exc:
+        flash(" ".join(str(message) for message in exc.messages["user"]), "error")
         return redirect(url_for("accounts.settings") + "#users")
     db.session.commit()
     if action == "enable":
