@@ -180,13 +180,17 @@ def anonymous(app):
     return app.test_client()
 
 
+def csrf_token_in(html):
+    """The CSRF token of the (first) form of a page."""
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
 @pytest.fixture
 def post_form(client):
     """POST as a browser does: with the CSRF token of a form page (`token_from`)."""
 
     def post(path, data=None, token_from="/chronos/new", **kwargs):
-        html = client.get(token_from).get_data(as_text=True)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+        token = csrf_token_in(client.get(token_from).get_data(as_text=True))
         return client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
 
     return post

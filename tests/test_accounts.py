@@ -10,12 +10,11 @@ from chronoflow.accounts.throttle import LoginThrottle
 from chronoflow.extensions import db
 from chronoflow.models import ApiToken, Chrono, User
 
-from .conftest import PASSWORD, REDIS_URL
+from .conftest import PASSWORD, REDIS_URL, csrf_token_in
 
 
 def csrf_from(client, path):
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    return csrf_token_in(client.get(path).get_data(as_text=True))
 
 
 def sign_in(client, username="tester", password=PASSWORD, next_path=None):
@@ -78,8 +77,7 @@ def test_behind_a_trusted_proxy_https_is_believed(app, backend, tmp_path, reques
     proxied = create_app({**app_overrides(backend, tmp_path, request), "TRUSTED_PROXIES": 1})
     client = proxied.test_client()
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9", "Referer": "https://localhost/login"}
-    html = client.get("/login", headers=headers).get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    token = csrf_token_in(client.get("/login", headers=headers).get_data(as_text=True))
     response = client.post("/login", headers=headers,
                            data={"csrf_token": token, "username": "tester", "password": PASSWORD})
     with proxied.app_context():

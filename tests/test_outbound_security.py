@@ -21,6 +21,8 @@ from chronoflow.models import ChronoRun, RunStatus, Trigger, utcnow
 from chronoflow.scheduling.runner import execute_run
 from chronoflow.security import MASK
 
+from .conftest import csrf_token_in
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 REFUSED = [
@@ -253,7 +255,7 @@ def test_the_test_button_of_an_edit_sends_the_stored_values_signed(client, make_
     chrono = make_chrono(url=target.url("/hook"), headers={"Authorization": "Bearer s3cr3t-auth"}, is_active=False)
     edit = f"/chronos/{chrono.id}/edit"
     html = client.get(edit).get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    token = csrf_token_in(html)
     test_url = re.search(r'data-test-url="([^"]+)"', html).group(1).replace("&amp;", "&")
     response = client.post(test_url, data={"csrf_token": token, "name": "n", "schedule": "* * * * *",
                                            "target_type": "HTTP", "method": "GET", "url": chrono.url,
