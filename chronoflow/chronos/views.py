@@ -222,10 +222,15 @@ def rotate_secret(chrono_id):
 
 @bp.route("/chronos/<int:chrono_id>/run", methods=["POST"])
 def run_now(chrono_id):
-    run = service.trigger_now(db.get_or_404(Chrono, chrono_id))
+    chrono = db.get_or_404(Chrono, chrono_id)
+    run = service.trigger_now(chrono)
     db.session.commit()
-    tasks.enqueue_runs_now([run.id])
-    flash(_("Started: the run appears in the history below in a moment."), "success")
+    try:
+        tasks.run_now(run, chrono.target_type == TargetType.HTTP)
+    except tasks.QueueUnavailable:
+        flash(_("The queue is not reachable, so nothing was started. Try again in a moment."), "error")
+    else:
+        flash(_("Started: the run appears in the history below in a moment."), "success")
     return redirect(url_for("chronos.detail", chrono_id=chrono_id))
 
 
