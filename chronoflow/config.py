@@ -188,7 +188,7 @@ SETTINGS = {
     "HEALTH_STALE_SECONDS": ("20", lambda n, v: _int(n, v, low=15, high=86_400)),
     "WORKER_THREADS": ("16", lambda n, v: _int(n, v, low=1, high=1024)),
     "RUN_BATCH_SIZE": ("200", lambda n, v: _int(n, v, low=1, high=10_000)),
-    "CONCURRENT_CALLS": ("64", lambda n, v: _int(n, v, low=1, high=1024)),
+    "CONCURRENT_CALLS": ("256", lambda n, v: _int(n, v, low=1, high=1024)),
     "SQLALCHEMY_ECHO": ("false", _bool),
     "LOGIN_RATE_LIMIT": ("10 per minute;50 per hour", _rate_limit),
     "SESSION_LIFETIME_DAYS": ("30", lambda n, v: _int(n, v, low=1, high=365)),

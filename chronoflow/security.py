@@ -4,6 +4,7 @@ Header values that carry credentials, and each chrono's signing secret, are
 write-only: after saving, pages and the API show MASK, and a MASK sent back
 (an edit form, a PATCH of what a GET returned) keeps the stored value.
 """
+import functools
 import re
 
 MASK = "••••••••"
@@ -41,6 +42,7 @@ def is_local(target):
     return bool(target) and target.startswith("/") and target.isprintable() and "//" not in target.replace("\\", "/")
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every header of every call
 def is_sensitive(name):
     name = name.lower()
     return name in SENSITIVE_NAMES or bool(SENSITIVE_WORDS.search(name))

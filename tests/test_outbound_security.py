@@ -246,7 +246,7 @@ def test_every_response_carries_the_security_headers(client, path):
 
 def test_the_executor_signs_with_the_chrono_secret(make_chrono, app):
     chrono = make_chrono()
-    request = executors.prepare(chrono, app.config).args[0]
+    request = executors.prepare(chrono, app.config).request
     assert request.signing_secret == chrono.signing_secret
 
 

@@ -1,6 +1,5 @@
 """Picks the executor for a chrono's target type and snapshots what it needs."""
 from datetime import timedelta, timezone
-from functools import partial
 
 from ..models import TargetType
 from . import http, message
@@ -9,6 +8,19 @@ from .outcome import Outcome
 # The same on every attempt of one occurrence, so receivers can deduplicate.
 RUN_ID_HEADER = "X-ChronoFlow-Run-Id"
 SCHEDULED_FOR_HEADER = "X-ChronoFlow-Scheduled-For"
+
+
+class HttpCall:
+    """A prepared webhook call: callable on its own (it waits), or made with others
+    side by side on the process's loop (scheduling/calls.py)."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request):
+        self.request = request
+
+    def __call__(self):
+        return http.send(self.request)
 
 
 def scheduled_for_header(moment):
@@ -54,7 +66,7 @@ def prepare(chrono, config, run=None):
             signing_secret=chrono.signing_secret,  # None for the form's Test of an unsaved chrono
             allowed=tuple(config.get("OUTBOUND_ALLOWED_NETWORKS") or ()),
         )
-        return partial(http.send, request)
+        return HttpCall(request)
     if chrono.target_type == TargetType.MESSAGE:
         return message.prepare(chrono, config, run)
     outcome = Outcome.failure(

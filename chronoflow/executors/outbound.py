@@ -73,9 +73,24 @@ class Policy:
         if not ip.is_global or ip.is_multicast:
             raise Blocked(host, address, "reserved")
 
+    def check_address_cached(self, host, address):
+        """check_address, remembered: a burst asks it about the same few peers thousands of times."""
+        refusal = _refusal(self, host, address)
+        if refusal is not None:
+            raise refusal
+
     def check_name(self, host):
         if host.lower().rstrip(".") in ALWAYS_BLOCKED_HOSTS:
             raise Blocked(host, None, "metadata")
+
+
+@lru_cache(maxsize=4096)
+def _refusal(rules, host, address):
+    try:
+        rules.check_address(host, address)
+    except Blocked as exc:
+        return exc
+    return None
 
 
 @lru_cache(maxsize=64)

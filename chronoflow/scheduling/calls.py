@@ -1,55 +1,55 @@
-"""The worker process's threads for outbound calls, shared by every task it runs.
-
-Not concurrent.futures: a Future (and its Condition) per call cost a tenth of
-the worker's CPU in a burst. Here a task waits on one Event for all its calls.
+"""The worker process's outbound calls: made side by side on its loop
+(executors/transport.py), shared by every task it runs, with a count of the calls
+in flight so that a process claims more runs only when it has room for their calls.
 """
 import logging
-import queue
 import threading
 
 from flask import current_app
 
+from ..executors import HttpCall, http
 from ..executors.outcome import Outcome
 
 log = logging.getLogger(__name__)
 
 
 class CallPool:
-    """CONCURRENT_CALLS threads, and how many calls wait for one."""
+    """Up to CONCURRENT_CALLS calls in flight (a guide for claiming, not a hard cap)."""
 
     def __init__(self, size):
         self.size = size
-        self.queue = queue.SimpleQueue()
-        self.waiting = 0
+        self.in_flight = 0
         self.changed = threading.Condition()
         # One claim at a time per process: runs are claimed when there is room to call them.
         self.claiming = threading.Lock()
-        self.threads = [threading.Thread(target=self._work, name=f"call-{n}", daemon=True) for n in range(size)]
-        for thread in self.threads:
-            thread.start()
 
     def submit(self, calls):
         """Start the calls; returns a Pending whose wait() gives their outcomes, in order."""
         pending = Pending(len(calls))
-        with self.changed:
-            self.waiting += len(calls)
+        requests = []
         for index, call in enumerate(calls):
-            self.queue.put((call, pending, index))
+            if isinstance(call, HttpCall):
+                requests.append((call.request, self._done(pending, index)))
+            else:  # a call prepared as its own answer (a refused method...): nothing to wait for
+                pending.done(index, outcome_of(call))
+        if requests:
+            with self.changed:
+                self.in_flight += len(requests)
+            http.start_all(requests)
         return pending
 
-    def _work(self):
-        while True:
-            call, pending, index = self.queue.get()
+    def _done(self, pending, index):
+        def done(outcome):
             with self.changed:
-                self.waiting -= 1
-                if self.waiting < self.size:
-                    self.changed.notify_all()
-            pending.done(index, outcome_of(call))
+                self.in_flight -= 1
+                self.changed.notify_all()
+            pending.done(index, outcome)
+        return done
 
     def wait_for_room(self):
-        """Until fewer calls wait than there are threads to make them."""
+        """Until fewer calls are in flight than CONCURRENT_CALLS."""
         with self.changed:
-            while self.waiting >= self.size:
+            while self.in_flight >= self.size:
                 self.changed.wait(0.1)
 
 

@@ -117,8 +117,10 @@ def dispatch_batch(now, until, limit, chrono_id=None, max_skipped_rows=100, max_
     Flushes, does not commit: the caller commits, then enqueues the returned runs.
     """
     config = config or current_app.config
+    # Plain rows of the columns a plan needs: ORM objects for thousands of chronos
+    # would cost more than everything else the tick does.
     query = (
-        select(Chrono)
+        select(Chrono.id, Chrono.cron, Chrono.timezone, Chrono.next_run_at, Chrono.config, Chrono.target_type)
         .where(Chrono.is_active == True, Chrono.next_run_at <= until)  # noqa: E712 (index predicate)
         .order_by(Chrono.next_run_at)
         .limit(limit)
@@ -126,7 +128,7 @@ def dispatch_batch(now, until, limit, chrono_id=None, max_skipped_rows=100, max_
     )
     if chrono_id is not None:
         query = query.where(Chrono.id == chrono_id)
-    chronos = db.session.scalars(query).all()
+    chronos = db.session.execute(query).all()
     if not chronos:
         return [], 0, 0
 
@@ -180,8 +182,18 @@ def _summary_row(chrono, result, now):
 # Scheduled runs, one per occurrence. Every value travels in one array per
 # column, so the statement is the same text whatever the number of rows: no
 # bind-parameter limit (PostgreSQL's is 65,535), prepared once, planned once.
+# Pending runs differ only in chrono and time: the other columns are constants.
 # The ON CONFLICT predicate is literal: bound, PostgreSQL's generic plan for the
 # prepared statement could not match it to the partial unique index.
+_ON_CONFLICT = """
+    ON CONFLICT (chrono_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
+    RETURNING id, scheduled_for, status, chrono_id
+"""
+_INSERT_PENDING_PG = text("""
+    INSERT INTO chrono_runs (chrono_id, scheduled_for, status, created_at, trigger, attempt)
+    SELECT r.chrono_id, r.scheduled_for, 'pending', :created_at, 'schedule', 0
+    FROM unnest(CAST(:chrono_id AS integer[]), CAST(:scheduled_for AS timestamptz[])) AS r(chrono_id, scheduled_for)
+""" + _ON_CONFLICT)
 _INSERT_PG = text("""
     INSERT INTO chrono_runs (chrono_id, scheduled_for, status, created_at, finished_at, error_message, result,
                              trigger, attempt)
@@ -190,9 +202,7 @@ _INSERT_PG = text("""
                 CAST(:created_at AS timestamptz[]), CAST(:finished_at AS timestamptz[]),
                 CAST(:error_message AS text[]), CAST(:result AS jsonb[]))
          AS r(chrono_id, scheduled_for, status, created_at, finished_at, error_message, result)
-    ON CONFLICT (chrono_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
-    RETURNING id, scheduled_for, status, chrono_id
-""")
+""" + _ON_CONFLICT)
 _ADVANCE_PG = text("""
     UPDATE chronos SET next_run_at = v.next_run_at
     FROM unnest(CAST(:id AS integer[]), CAST(:next_run_at AS timestamptz[])) AS v(id, next_run_at)
@@ -211,10 +221,17 @@ def insert_runs(rows, webhooks=frozenset()):
     if not rows:
         return []
     if db.session.get_bind().dialect.name == "postgresql":
-        columns = list(zip(*rows))
-        params = dict(zip(COLUMNS, map(list, columns)))
-        params["result"] = [None if value is None else Jsonb(value) for value in params["result"]]
-        written = db.session.execute(_INSERT_PG, params).all()
+        written = []
+        pending = [row for row in rows if row[2] == RunStatus.PENDING]
+        if pending:
+            written += db.session.execute(_INSERT_PENDING_PG, {
+                "chrono_id": [row[0] for row in pending], "scheduled_for": [row[1] for row in pending],
+                "created_at": pending[0][3]}).all()
+        final = [row for row in rows if row[2] != RunStatus.PENDING]
+        if final:
+            params = dict(zip(COLUMNS, map(list, zip(*final))))
+            params["result"] = [None if value is None else Jsonb(value) for value in params["result"]]
+            written += db.session.execute(_INSERT_PG, params).all()
     else:
         written = []
         for start in range(0, len(rows), SQLITE_ROWS):
@@ -240,8 +257,6 @@ def _advance(advances):
         db.session.execute(_ADVANCE_PG, {"id": list(ids), "next_run_at": list(times)})
     else:
         db.session.execute(update(Chrono), [{"id": chrono_id, "next_run_at": moment} for chrono_id, moment in advances])
-    # The ORM objects the claim loaded still hold the old values.
-    db.session.expire_all()
 
 
 def withdraw(runs):

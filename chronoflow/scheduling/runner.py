@@ -22,7 +22,8 @@ from types import SimpleNamespace
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, literal, or_, select, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import bindparam, func, literal, or_, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .. import executors
@@ -46,6 +47,11 @@ RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt
                "result")
 CHRONO_COLUMNS = ("id", "name", "target_type", "method", "url", "headers", "payload", "is_active", "config", "cron",
                   "timezone", "signing_secret", "consecutive_failures", "paused_reason", "next_run_at", "recipients")
+# What the record reads again, under lock: no headers or payload to decode again.
+RECORD_RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at",
+                      "next_attempt_at", "result")
+RECORD_CHRONO_COLUMNS = ("id", "name", "is_active", "config", "cron", "timezone", "consecutive_failures",
+                         "paused_reason", "next_run_at")
 # What a record may change on a chrono (auto-pause included).
 CHRONO_WRITES = ("last_run_at", "last_run_status", "consecutive_failures", "is_active", "paused_reason", "next_run_at")
 
@@ -205,7 +211,7 @@ def _prepare(run, config):
     return executors.prepare(db.session.get(Chrono, run.chrono_id), config, run)
 
 
-def load(run_ids, lock=False):
+def load(run_ids, lock=False, run_columns=RUN_COLUMNS, chrono_columns=CHRONO_COLUMNS):
     """The runs with their chronos, as plain objects (attributes named as the models').
 
     Two queries by primary key, runs then chronos, rather than a join: each an
@@ -213,13 +219,13 @@ def load(run_ids, lock=False):
     read FOR UPDATE, runs then chronos, in id order, the order every writer
     takes them in, so two tasks sharing chronos never deadlock.
     """
-    query = select(*(RUNS.c[name] for name in RUN_COLUMNS)).where(among(RUNS.c.id, run_ids))
+    query = select(*(RUNS.c[name] for name in run_columns)).where(among(RUNS.c.id, run_ids))
     if lock:
         query = query.order_by(RUNS.c.id).with_for_update()
     runs = [SimpleNamespace(**row._mapping) for row in db.session.execute(query)]
     if not runs:
         return []
-    query = select(*(CHRONOS.c[name] for name in CHRONO_COLUMNS)).where(
+    query = select(*(CHRONOS.c[name] for name in chrono_columns)).where(
         among(CHRONOS.c.id, {run.chrono_id for run in runs}))
     if lock:
         query = query.order_by(CHRONOS.c.id).with_for_update()
@@ -278,7 +284,7 @@ def record(claimed, outcomes):
     streak, auto-pause included) on plain objects; two UPDATEs write them.
     """
     by_id = {c.run_id: (c, outcome) for c, outcome in zip(claimed, outcomes)}
-    runs = load(list(by_id), lock=True)
+    runs = load(list(by_id), lock=True, run_columns=RECORD_RUN_COLUMNS, chrono_columns=RECORD_CHRONO_COLUMNS)
     now = utcnow()
     retries, alerts, recorded = [], [], []
     for run in runs:
@@ -339,20 +345,56 @@ def apply_outcome(run, attempt_number, started, outcome, max_attempts, now):
     return retry_delay, alert
 
 
+# The record, one statement per table whatever the number of runs: values travel
+# as one array per column (PostgreSQL), so the statement is prepared once and the
+# server does one join instead of an UPDATE per row.
+# The results go as one JSON array, matched by position: quoting JSON documents
+# inside a jsonb[] literal costs more than the rest of the record.
+_WRITE_RUNS_PG = text("""
+    UPDATE chrono_runs SET status = v.status, next_attempt_at = v.next_attempt_at, http_status = v.http_status,
+           response_snippet = v.response_snippet, error_message = v.error_message, duration_ms = v.duration_ms,
+           finished_at = v.finished_at, result = r.value
+    FROM unnest(CAST(:id AS bigint[]), CAST(:status AS text[]), CAST(:next_attempt_at AS timestamptz[]),
+                CAST(:http_status AS integer[]), CAST(:response_snippet AS text[]), CAST(:error_message AS text[]),
+                CAST(:duration_ms AS integer[]), CAST(:finished_at AS timestamptz[]))
+         WITH ORDINALITY AS v(id, status, next_attempt_at, http_status, response_snippet, error_message,
+                              duration_ms, finished_at, n)
+    JOIN jsonb_array_elements(CAST(:result AS jsonb)) WITH ORDINALITY AS r(value, n) ON r.n = v.n
+    WHERE chrono_runs.id = v.id
+""")
+_WRITE_CHRONOS_PG = text("""
+    UPDATE chronos SET updated_at = :now, last_run_at = v.last_run_at, last_run_status = v.last_run_status,
+           consecutive_failures = v.consecutive_failures, is_active = v.is_active, paused_reason = v.paused_reason,
+           next_run_at = v.next_run_at
+    FROM unnest(CAST(:id AS integer[]), CAST(:last_run_at AS timestamptz[]), CAST(:last_run_status AS text[]),
+                CAST(:consecutive_failures AS integer[]), CAST(:is_active AS boolean[]),
+                CAST(:paused_reason AS text[]), CAST(:next_run_at AS timestamptz[]))
+         AS v(id, last_run_at, last_run_status, consecutive_failures, is_active, paused_reason, next_run_at)
+    WHERE chronos.id = v.id
+""")
+RUN_WRITES = ("status", "next_attempt_at", "http_status", "response_snippet", "error_message", "duration_ms",
+              "finished_at", "result")
+
+
 def _write(runs, now):
-    """The recorded runs and their chronos: one executemany UPDATE each."""
+    """The recorded runs and their chronos."""
+    chronos = list({run.chrono.id: run.chrono for run in runs}.values())
+    if db.session.get_bind().dialect.name == "postgresql":
+        columns = {"id": [run.id for run in runs]}
+        for name in RUN_WRITES:
+            columns[name] = [getattr(run, name) for run in runs]
+        columns["result"] = Jsonb(columns["result"])
+        db.session.execute(_WRITE_RUNS_PG, columns)
+        columns = {"now": now, "id": [chrono.id for chrono in chronos]}
+        for name in CHRONO_WRITES:
+            columns[name] = [getattr(chrono, name) for chrono in chronos]
+        db.session.execute(_WRITE_CHRONOS_PG, columns)
+        return
     db.session.execute(
-        update(RUNS).where(RUNS.c.id == bindparam("run_id")).values(
-            status=bindparam("new_status"), next_attempt_at=bindparam("new_next_attempt_at"),
-            http_status=bindparam("new_http_status"), response_snippet=bindparam("new_response_snippet"),
-            error_message=bindparam("new_error_message"), duration_ms=bindparam("new_duration_ms"),
-            finished_at=bindparam("new_finished_at"), result=bindparam("new_result")),
-        [{"run_id": run.id, "new_status": run.status, "new_next_attempt_at": run.next_attempt_at,
-          "new_http_status": run.http_status, "new_response_snippet": run.response_snippet,
-          "new_error_message": run.error_message, "new_duration_ms": run.duration_ms,
-          "new_finished_at": run.finished_at, "new_result": run.result} for run in runs],
+        update(RUNS).where(RUNS.c.id == bindparam("run_id"))
+        .values(**{name: bindparam(f"new_{name}") for name in RUN_WRITES}),
+        [{"run_id": run.id, **{f"new_{name}": getattr(run, name) for name in RUN_WRITES}} for run in runs],
     )
-    chronos = {run.chrono.id: run.chrono for run in runs}.values()
     db.session.execute(
         update(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id"))
         .values(updated_at=now, **{name: bindparam(f"new_{name}") for name in CHRONO_WRITES}),

@@ -103,7 +103,7 @@ def test_a_batch_of_a_consumer_killed_mid_request_is_finished_by_the_next_one(ma
         target.wait_for(1, path, timeout=20)
     time.sleep(0.5)
     cluster.kill("worker-1")  # SIGKILL mid-call: the batch's record never happens
-    assert "execute_batch" in (cluster.logs / "worker-1.log").read_text(errors="replace")
+    assert "execute_runs" in (cluster.logs / "worker-1.log").read_text(errors="replace")
     cluster.worker("worker-2")
 
     def recovered():
