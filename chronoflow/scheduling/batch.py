@@ -29,7 +29,7 @@ from flask_babel import gettext as _
 from sqlalchemy import any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from .. import executors
+from .. import executors, observe
 from ..executors.outcome import Outcome
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger, utcnow
@@ -361,6 +361,7 @@ def record(claimed, outcomes):
         if run.status != RunStatus.RUNNING or run.attempt != c.attempt:
             continue  # given up for dead by the sweep, and another attempt owns it now
         delay, alert = runner.apply_outcome(run, c.attempt, c.started, outcome, c.max_attempts, now)
+        observe.run_recorded(run, c.attempt, c.started, outcome)
         recorded.append(run)
         if delay is not None:
             retries.append((run.id, delay))

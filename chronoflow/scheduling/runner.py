@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import joinedload
 
-from .. import executors
+from .. import executors, observe
 from ..extensions import db
 from ..models import ChronoRun, RunStatus, Trigger, utcnow
 from ..schedules import next_fire_time
@@ -134,6 +134,7 @@ def record_outcome(run_id, attempt_number, started, outcome, max_attempts):
         db.session.rollback()
         return None
     retry_delay, alert = apply_outcome(run, attempt_number, started, outcome, max_attempts, utcnow())
+    observe.run_recorded(run, attempt_number, started, outcome)
     db.session.commit()
     streaks.send_alert(alert)
     return retry_delay
