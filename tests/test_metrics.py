@@ -50,7 +50,7 @@ def test_metrics_need_the_token_and_no_sign_in(app, anonymous):
     assert response.status_code == 200 and response.mimetype == "text/plain"
 
 
-def test_the_database_state_is_read_when_scraped(app, anonymous, make_chrono):
+def test_the_database_state_is_read_when_scraped(app, anonymous, make_chrono, no_heartbeats):
     app.config["METRICS_TOKEN"] = TOKEN
     late = make_chrono(name="late", schedule="@yearly")
     late.next_run_at = utcnow() - timedelta(seconds=30)  # the dispatcher is behind
@@ -76,7 +76,7 @@ def test_the_database_state_is_read_when_scraped(app, anonymous, make_chrono):
     assert sample(text, "chronoflow_queue_tasks", state="ready") == 0
 
 
-def test_liveness_answers_while_the_aggregate_health_is_degraded(anonymous):
+def test_liveness_answers_while_the_aggregate_health_is_degraded(anonymous, no_heartbeats):
     assert anonymous.get("/api/health").status_code == 503  # no worker, no tick
     response = anonymous.get("/api/health/live")
     assert (response.status_code, response.json) == (200, {"status": "ok"})
@@ -167,7 +167,8 @@ def test_counts_add_up_over_two_web_processes_and_two_workers(stack, target):
     assert all(n > 0 for n in by_worker), by_worker
     assert sum(per_worker("chronoflow_run_lateness_seconds_count", target="webhook")) == succeeded
     assert sum(per_worker("chronoflow_run_lateness_seconds_bucket", target="webhook", le="+Inf")) == succeeded
-    assert per_worker("chronoflow_scheduler_tick_duration_seconds_count")[0] > 0  # the worker with the tick
+    # The tick is enqueued by the first worker and run by whichever takes it.
+    assert sum(per_worker("chronoflow_scheduler_tick_duration_seconds_count")) > 0
 
     # Their logs are JSON lines; each run has its line with its fields.
     lines = json_lines(stack.logs / "worker.log") + json_lines(stack.logs / "worker2.log")
