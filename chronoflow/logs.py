@@ -32,7 +32,11 @@ def from_environ(environ=None):
     from .config import SETTINGS
 
     environ = os.environ if environ is None else environ
-    return tuple(SETTINGS[name][1](name, environ.get(name) or SETTINGS[name][0]) for name in ("LOG_FORMAT", "LOG_LEVEL"))
+    values = []
+    for name in ("LOG_FORMAT", "LOG_LEVEL"):
+        default, parse = SETTINGS[name]
+        values.append(parse(name, environ.get(name) or default))
+    return tuple(values)
 
 
 def dict_config(log_format, level):

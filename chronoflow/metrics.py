@@ -92,9 +92,7 @@ class DatabaseState:
         yield from _queue()
 
     def _read(self, config, now):
-        def scalar(query):
-            return db.session.scalar(query)
-
+        scalar = db.session.scalar
         active = Chrono.is_active == True  # noqa: E712 (the predicate of ix_chronos_due)
         yield _gauge("chronoflow_chronos_active", "Active (not paused) chronos",
                      scalar(select(func.count()).select_from(Chrono).where(active)))

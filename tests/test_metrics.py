@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -21,6 +20,7 @@ from chronoflow.queue import UTCRedisStorage
 from chronoflow.scheduling import heartbeat
 
 from .conftest import REDIS_URL
+from .faults.cluster import wait_for
 from .support.stack import ROOT, Stack, free_port
 
 TOKEN = "metrics-token-for-tests"
@@ -111,16 +111,6 @@ def stack(postgres_url, tmp_path):
         UTCRedisStorage(name, url=REDIS_URL).flush_all()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def wait_for(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(message() if callable(message) else message)
 
 
 def scrape(url, **headers):

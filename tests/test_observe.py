@@ -5,7 +5,6 @@ import json
 import logging
 from datetime import timedelta
 
-import pytest
 from prometheus_client import REGISTRY
 
 from chronoflow import observe, tasks
@@ -124,16 +123,11 @@ def test_a_record_rolled_back_reports_nothing_and_its_retry_reports_once(make_ch
     assert moved.since() == [1] and len(run_lines(caplog)) == 1
 
 
-@pytest.fixture
-def waha(app, fake_waha):
+def test_whatsapp_messages_are_counted_by_outcome_once_each(app, fake_waha, make_chrono):
     app.config.update(fake_waha.settings(), MESSAGE_DELAY_MIN_SECONDS=0, MESSAGE_DELAY_MAX_SECONDS=0.01)
-    fake_waha.add_session("default", "SCAN_QR_CODE")
-    fake_waha.pair("default", "5511900000000")
-    return fake_waha
-
-
-def test_whatsapp_messages_are_counted_by_outcome_once_each(waha, make_chrono):
-    waha.missing.add("5521998765432")
+    fake_waha.add_session("default")
+    fake_waha.pair("default")  # linked: WORKING
+    fake_waha.missing.add("5521998765432")
     channel = Channel(name="Loja", session="default")
     db.session.add(channel)
     db.session.commit()
