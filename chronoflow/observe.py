@@ -14,6 +14,7 @@ request_started signal and after_request (init_app), queue tasks (the dispatcher
 tick) through Huey's pre/post-execute hooks (watch_tasks).
 """
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from . import metrics
+from .config import HTTP_METHODS
 from .extensions import db
 from .models import RunStatus, TargetType, Trigger
 
@@ -32,6 +34,7 @@ TARGETS = {TargetType.HTTP: "webhook", TargetType.MESSAGE: "whatsapp"}
 # Polled every few seconds by compose and Prometheus: logged only at DEBUG, unless they fail.
 POLLED = frozenset({"/api/health/live", "/metrics"})
 _PENDING = "chronoflow.observe.pending"
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -138,16 +141,20 @@ def _request_started(_sender, **_extra):
 def _request_finished(response):
     started = g.pop("observe_started", None)
     seconds = time.perf_counter() - started if started is not None else 0.0
+    # Labels from what a client sends stay few: the URL rule, never the path; a known method.
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    metrics.REQUEST_DURATION.labels(request.method, route).observe(seconds)
+    method = request.method if request.method in HTTP_METHODS else "OTHER"
+    metrics.REQUESTS.labels(method, route, str(response.status_code)).inc()
+    metrics.REQUEST_DURATION.labels(method, route).observe(seconds)
     quiet = request.path in POLLED and response.status_code < 400
     duration_ms = round(seconds * 1000, 1)
-    # The path only: a query string may carry what should not be in a log.
+    # The path only, since a query string may carry what should not be in a log; a
+    # decoded %0A must not start a forged line.
+    path = CONTROL.sub("?", request.path)
     requests_log.log(
         logging.DEBUG if quiet else logging.INFO,
-        "%s %s %s %s ms", request.method, request.path, response.status_code, duration_ms,
-        extra={"method": request.method, "path": request.path, "route": route, "status": response.status_code,
+        "%s %s %s %s ms", method, path, response.status_code, duration_ms,
+        extra={"method": method, "path": path, "route": route, "status": response.status_code,
                "duration_ms": duration_ms},
     )
     return response

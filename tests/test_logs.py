@@ -77,8 +77,10 @@ def test_refusals_are_logged_and_the_polled_routes_only_at_debug(anonymous, capl
     anonymous.get("/api/health/live")
     anonymous.get("/no/such/page")
     anonymous.post("/api/chronos", json={})
+    anonymous.open("/api/x%0Aforged", method="BREW")
 
     assert [(r.method, r.path, r.status, r.route) for r in requests_logged(caplog)] == [
         ("GET", "/no/such/page", 302, "unmatched"),  # to the sign-in page
         ("POST", "/api/chronos", 401, "/api/chronos"),
+        ("OTHER", "/api/x?forged", 401, "unmatched"),  # what a client invents stays out of lines and labels
     ]
