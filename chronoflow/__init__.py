@@ -30,7 +30,7 @@ def create_app(overrides=None):
     babel.init_app(app, locale_selector=select_locale)
     compile_catalogs()  # .mo files are build output: a fresh clone has only .po
 
-    from . import accounts, api, channels, chronos, cli, errors, main, runs, security, tasks, waha  # noqa: F401 (tasks register with huey)
+    from . import accounts, api, channels, chronos, cli, errors, main, observe, runs, security, tasks, waha  # noqa: F401 (tasks register with huey)
     from .queue import huey
 
     huey.init_app(app)
@@ -38,6 +38,7 @@ def create_app(overrides=None):
     api.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    observe.init_app(app)
     for blueprint in (main.bp, chronos.bp, runs.bp, waha.bp, channels.bp):
         app.register_blueprint(blueprint)
     cli.register(app)

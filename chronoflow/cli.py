@@ -7,7 +7,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from . import logs, metrics, observe
 from .chronos import service
+from .config import ConfigError, host_port
 
 chronos_cli = AppGroup("chronos", help="Inspect chronos.")
 
@@ -25,6 +27,13 @@ def list_command():
     click.echo(f"{total} chrono(s)")
 
 
+def _host_port(_ctx, param, value):
+    try:
+        return host_port(param.opts[0], value) if value else None
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command("worker")
 @with_appcontext
 @click.option("--threads", type=int, default=None, help="Concurrent runs (default WORKER_THREADS).")
@@ -33,17 +42,23 @@ def list_command():
     is_flag=True,
     help="Do not run the dispatcher tick: for extra workers when another one already runs it.",
 )
-def worker_command(threads, no_periodic):
+@click.option("--metrics-address", default=None, metavar="HOST:PORT", callback=_host_port,
+              help="Serve this process's metrics there (default WORKER_METRICS_ADDRESS; needs METRICS_TOKEN).")
+def worker_command(threads, no_periodic, metrics_address):
     """Run the Huey consumer: the dispatcher tick and the executors."""
     # Huey's schedule arithmetic must not depend on the host's DST rules.
     os.environ["TZ"] = "UTC"
     time.tzset()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = current_app.config
+    logs.configure(config["LOG_FORMAT"], config["LOG_LEVEL"])
 
     from .queue import huey
 
+    observe.watch_tasks(huey)
+    _serve_metrics(metrics_address, config)
+
     consumer = huey.create_consumer(
-        workers=threads or current_app.config["WORKER_THREADS"],
+        workers=threads or config["WORKER_THREADS"],
         worker_type="thread",
         periodic=not no_periodic,
         scheduler_interval=1,
@@ -55,6 +70,20 @@ def worker_command(threads, no_periodic):
         shutdown_timeout=30,
     )
     consumer.run()
+
+
+def _serve_metrics(address, config):
+    """On --metrics-address, or WORKER_METRICS_ADDRESS when METRICS_TOKEN is set too."""
+    log = logging.getLogger(__name__)
+    token = config["METRICS_TOKEN"]
+    if address and not token:
+        raise click.UsageError("--metrics-address needs METRICS_TOKEN: Prometheus sends it to read them.")
+    address = address or config["WORKER_METRICS_ADDRESS"]
+    if address and not token:
+        log.warning("WORKER_METRICS_ADDRESS is set but METRICS_TOKEN is not: no metrics are served")
+    elif address:
+        metrics.serve_worker_metrics(address, token)
+        log.info("metrics on http://%s:%s/metrics", *address)
 
 
 def register(app):

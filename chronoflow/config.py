@@ -127,9 +127,7 @@ def _seconds(name, value):
 def _language(name, value):
     from .i18n import LOCALES
 
-    if value not in LOCALES:
-        raise ConfigError(f"{name} must be one of {', '.join(LOCALES)}, got {value!r}")
-    return value
+    return _choice(name, value, LOCALES)
 
 
 def _check_alert_recipients(config):
@@ -139,6 +137,26 @@ def _check_alert_recipients(config):
     _recipients, problems = parse_recipients(config["ALERT_WHATSAPP_TO"], config["DEFAULT_PHONE_REGION"])
     if problems:
         raise ConfigError("ALERT_WHATSAPP_TO: " + " ".join(problems))
+
+
+def _choice(name, value, choices):
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _secret(name, value, *, length=16):
+    if len(value) < length:
+        raise ConfigError(f"{name} must be at least {length} characters (a long random string)")
+    return value
+
+
+def host_port(name, value):
+    """host:port, e.g. 0.0.0.0:9100 -> ("0.0.0.0", 9100)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{name} must look like 127.0.0.1:9100 (host:port), got {value!r}")
+    return host.strip("[]"), int(port)
 
 
 def _rate_limit(name, value):
@@ -193,6 +211,10 @@ SETTINGS = {
     "LOGIN_RATE_LIMIT": ("10 per minute;50 per hour", _rate_limit),
     "SESSION_LIFETIME_DAYS": ("30", lambda n, v: _int(n, v, low=1, high=365)),
     "TRUSTED_PROXIES": ("0", lambda n, v: _int(n, v, low=0, high=10)),
+    "LOG_FORMAT": ("text", lambda n, v: _choice(n, v.strip().lower(), ("text", "json"))),
+    "LOG_LEVEL": ("INFO", lambda n, v: _choice(n, v.strip().upper(), ("DEBUG", "INFO", "WARNING", "ERROR"))),
+    "METRICS_TOKEN": (None, _secret),
+    "WORKER_METRICS_ADDRESS": (None, host_port),
 }
 
 

@@ -131,6 +131,20 @@ def app(backend, tmp_path, request):
     huey.storage.flush_all()
 
 
+@pytest.fixture
+def no_heartbeats(app):
+    """No worker or tick heartbeat at the start or after (the PostgreSQL tables are
+    not emptied between tests, and heartbeats are recent for a minute)."""
+    from chronoflow.models import Heartbeat
+
+    db.session.execute(db.delete(Heartbeat))
+    db.session.commit()
+    yield
+    db.session.rollback()
+    db.session.execute(db.delete(Heartbeat))
+    db.session.commit()
+
+
 PASSWORD = "correct horse battery"
 
 

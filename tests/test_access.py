@@ -52,7 +52,9 @@ def test_only_sign_in_static_files_language_and_health_are_public(app, anonymous
         elif response.status_code == 302 and response.headers["Location"].startswith("/login"):
             continue
         public.add(endpoint)
-    assert public == {"accounts.login", "main.set_language", "static", "Health.health"}
+    # /metrics checks METRICS_TOKEN itself (tests/test_metrics.py)
+    assert public == {"accounts.login", "main.set_language", "static", "Health.health", "Health.live",
+                      "metrics.scrape"}
     assert public == guard.PUBLIC
 
 

@@ -18,8 +18,9 @@ from ..extensions import csrf, login_manager
 from . import service
 
 # Endpoints anyone may reach: signing in, the language switch (the sign-in page has
-# it), static files, and the health check that load balancers and compose poll.
-PUBLIC = frozenset({"accounts.login", "main.set_language", "static", "Health.health"})
+# it), static files, the health checks that load balancers and compose poll, and
+# the metrics (they check METRICS_TOKEN themselves).
+PUBLIC = frozenset({"accounts.login", "main.set_language", "static", "Health.health", "Health.live", "metrics.scrape"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

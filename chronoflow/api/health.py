@@ -32,6 +32,10 @@ class HealthSchema(Schema):
         "description": "how many such chronos (counted up to 10,000)"})
 
 
+class LiveSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok"]})
+
+
 def _check(probe):
     try:
         probe()
@@ -76,3 +80,11 @@ def report():
 def health():
     result, healthy = report()
     return result, (200 if healthy else 503)
+
+
+@blp.route("/live")
+@blp.doc(security=[], description="This web process answers. It checks nothing else, so a worker or "
+         "database fault does not make a load balancer drop the dashboard: watch /api/health for those.")
+@blp.response(200, LiveSchema)
+def live():
+    return {"status": "ok"}

@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import bindparam, func, literal, or_, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from .. import executors
+from .. import executors, observe
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger, utcnow
 from . import calls, rules, streaks
@@ -50,8 +50,8 @@ CHRONO_COLUMNS = ("id", "name", "target_type", "method", "url", "headers", "payl
 # What the record reads again, under lock: no headers or payload to decode again.
 RECORD_RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at",
                       "next_attempt_at", "result")
-RECORD_CHRONO_COLUMNS = ("id", "name", "is_active", "config", "cron", "timezone", "consecutive_failures",
-                         "paused_reason", "next_run_at")
+RECORD_CHRONO_COLUMNS = ("id", "name", "target_type", "is_active", "config", "cron", "timezone",
+                         "consecutive_failures", "paused_reason", "next_run_at")
 # What a record may change on a chrono (auto-pause included).
 CHRONO_WRITES = ("last_run_at", "last_run_status", "consecutive_failures", "is_active", "paused_reason", "next_run_at")
 
@@ -292,6 +292,7 @@ def record(claimed, outcomes):
         if run.status != RunStatus.RUNNING or run.attempt != c.attempt:
             continue  # given up for dead by the sweep, and another attempt owns it now
         delay, alert = apply_outcome(run, c.attempt, c.started, outcome, c.max_attempts, now)
+        observe.run_recorded(run, c.attempt, c.started, outcome)
         recorded.append(run)
         if delay is not None:
             retries.append((run.id, delay))

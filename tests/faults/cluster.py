@@ -148,7 +148,7 @@ def wait_for(predicate, timeout, message):
         if value:
             return value
         time.sleep(0.2)
-    raise AssertionError(message)
+    raise AssertionError(message() if callable(message) else message)  # a callable: read late (logs)
 
 
 def check_ledger(chrono, ledger, calls, since, until, statuses=FINAL):
