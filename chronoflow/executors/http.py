@@ -2,7 +2,7 @@
 
 The request is a plain snapshot taken before the call, so no database
 transaction stays open while a slow target keeps us waiting. The wire is
-executors/transport.py (libcurl on the process's asyncio loop): `send` makes one
+executors/transport.py (libcurl, one thread a process): `send` makes one
 call and waits (the form's Test, alerts); `start_all` starts many side by side
 and reports each outcome to a callback (a burst's runs).
 """
