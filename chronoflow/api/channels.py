@@ -1,5 +1,7 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+
+from .arguments import Blueprint
 from marshmallow import ValidationError
 
 from ..channels import service

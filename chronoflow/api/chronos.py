@@ -1,6 +1,6 @@
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
+from .arguments import Blueprint
 from marshmallow import ValidationError
 
 from .. import tasks

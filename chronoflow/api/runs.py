@@ -1,5 +1,5 @@
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
+from .arguments import Blueprint
 
 from ..chronos.schemas import RunSchema
 from ..models import ChronoRun

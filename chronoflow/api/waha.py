@@ -1,7 +1,9 @@
 """WhatsApp sessions on the WAHA server, through ChronoFlow (WAHA's key stays here)."""
 import base64
 
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+
+from .arguments import Blueprint
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 

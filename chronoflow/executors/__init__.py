@@ -4,6 +4,7 @@ from functools import partial
 
 from ..models import TargetType
 from . import http, message
+from .headers import from_person, outgoing
 from .outcome import Outcome
 
 # The same on every attempt of one occurrence, so receivers can deduplicate.
@@ -35,10 +36,14 @@ def prepare(chrono, config, run=None):
                 "method_not_allowed", f"Method {chrono.method} is not in ALLOWED_METHODS", retryable=False
             )
             return lambda: outcome
-        headers = dict(chrono.headers or {})
+        from ..chronos.credentials import for_origin  # (the chronos package imports this one)
+
+        own = {}
         if run is not None:
-            headers[RUN_ID_HEADER] = str(run.id)
-            headers[SCHEDULED_FOR_HEADER] = run.scheduled_for.isoformat().replace("+00:00", "Z")
+            own = {RUN_ID_HEADER: str(run.id),
+                   SCHEDULED_FOR_HEADER: run.scheduled_for.isoformat().replace("+00:00", "Z")}
+        person = for_origin(chrono.headers, chrono.secrets_origin, chrono.url)
+        headers = outgoing(from_person(person), own=own)
         request = http.HttpRequest(
             method=chrono.method,
             url=chrono.url,

@@ -32,6 +32,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from ..security import mask_headers
 from . import outbound
+from .headers import outgoing
 from .outcome import Outcome
 
 # Signed webhooks (README "Signed webhooks"): HMAC-SHA256 over "<timestamp>.<body>".
@@ -135,14 +136,14 @@ class HttpRequest:
 
 def send(request: HttpRequest) -> Outcome:
     body, content_type = request.body()
-    headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}  # as requests and curl send it
+    defaults = {"User-Agent": USER_AGENT, "Accept": "*/*"}  # as requests and curl send it
     if content_type:
-        headers["Content-Type"] = content_type
-    headers.update(request.headers)  # what the person set wins
+        defaults["Content-Type"] = content_type
+    own = {}
     if request.signing_secret:
         timestamp = int(time.time())
-        headers[TIMESTAMP_HEADER] = str(timestamp)
-        headers[SIGNATURE_HEADER] = sign(request.signing_secret, timestamp, body)
+        own = {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign(request.signing_secret, timestamp, body)}
+    headers = outgoing(request.headers, defaults=defaults, own=own)  # what the person set wins over defaults
 
     sent = {  # what the run's page shows as "request as sent"; secrets masked
         "request": {
