@@ -205,7 +205,7 @@ class ChronoInput(Input):
         most = current_app.config["MESSAGE_MAX_RECIPIENTS"]
         if len(value) > most:
             raise ValidationError(_("At most %(n)s recipients (MESSAGE_MAX_RECIPIENTS).", n=most))
-        _, problems = phones.parse_recipients(value, current_app.config["DEFAULT_PHONE_REGION"])
+        _parsed, problems = phones.parse_recipients(value, current_app.config["DEFAULT_PHONE_REGION"])
         if problems:
             raise ValidationError(problems)
 

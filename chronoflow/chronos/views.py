@@ -14,7 +14,7 @@ from ..models import Channel, Chrono, RunStatus, TargetType, utcnow
 from . import bp, credentials, service
 from .curl import CurlError, parse_curl
 from .forms import ChronoForm, payload_text
-from .schemas import ChronoInput
+from .schemas import SCHEDULE_LENGTH, ChronoInput
 
 PAGE_SIZE = 20
 
@@ -166,6 +166,8 @@ def _preview(schedule, timezone, count=5):
     """The schedule in words and its next fire times, or what is wrong with it."""
     if not (schedule or "").strip():
         return None
+    if len(schedule) > SCHEDULE_LENGTH:  # as ChronoInput refuses it, before parsing it
+        return {"ok": False, "error": _("At most %(high)s characters.", high=SCHEDULE_LENGTH)}
     try:
         cron = schedules.normalize(schedule)
         zone = schedules.validate_timezone(timezone or current_app.config["DEFAULT_TIMEZONE"]).key
