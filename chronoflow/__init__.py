@@ -24,7 +24,7 @@ def create_app(overrides=None):
     )
     app.url_map.converters["int"] = IdConverter
     app.config.update(settings.load(app.instance_path, overrides=overrides))
-    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["MAX_REQUEST_BYTES"])
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config))
     app.jinja_env.add_extension("jinja2.ext.do")
 

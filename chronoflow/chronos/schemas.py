@@ -122,7 +122,8 @@ class ChronoInput(Input):
         load_default=dict,
         validate=validate.Length(max=MAX_HEADERS, error=_m("At most %(n)s headers.", n=MAX_HEADERS)),
         error_messages=messages(invalid=_m("Must be an object of header names to text values.")),
-        metadata={"description": "request headers; names are case-insensitive and may not be "
+        metadata={"maxProperties": MAX_HEADERS,
+                  "description": "request headers; names are case-insensitive and may not be "
                                  + ", ".join(sorted(FRAMING)) + " or X-ChronoFlow-*. "
                                  "Names and values together: at most HEADERS_MAX_BYTES (16384) bytes."},
     )
@@ -135,7 +136,8 @@ class ChronoInput(Input):
     message_template = text(TEMPLATE_LENGTH, load_default=None, allow_none=True)
     recipients = fields.List(text(100), load_default=list,
                              error_messages=messages(invalid=_m("Must be a list of phone numbers or group ids.")),
-                             metadata={"description": "at most MESSAGE_MAX_RECIPIENTS (100)"})
+                             metadata={"description": "phone numbers or group ids; at most MESSAGE_MAX_RECIPIENTS "
+                                                      "(100)"})
 
     @pre_load
     def _tidy(self, data, **kwargs):
