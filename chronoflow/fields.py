@@ -12,8 +12,10 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from .i18n import _m
 
-# The largest id a URL or a field may name: beyond it, no row can exist (BIGINT).
-MAX_ID = 2**63 - 1
+# The largest id a URL or a field may name: beyond it no row can exist, and the
+# database refuses to compare (INTEGER ids; runs have BIGINT ones).
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
 # How deep a JSON value (a payload, a header box) may nest.
 MAX_JSON_DEPTH = 32
 

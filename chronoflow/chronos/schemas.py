@@ -102,18 +102,19 @@ class ChronoInput(Input):
     class Meta:
         unknown = RAISE
 
-    name = text(NAME_LENGTH, min_length=1, required=True)
+    name = text(NAME_LENGTH, min_length=1, required=True, metadata={"example": "Morning report"})
     description = text(DESCRIPTION_LENGTH, load_default="")
     schedule = text(
         SCHEDULE_LENGTH, min_length=1,
         required=True,
         metadata={"description": "cron (5 fields, or 6 with seconds first) or a phrase such as "
-                                 "'every 15 minutes' or 'todo dia às 18:30'"},
+                                 "'every 15 minutes' or 'todo dia às 18:30'", "example": "dias úteis às 9"},
     )
-    timezone = text(64, load_default=None, allow_none=True, metadata={"description": "IANA name"})
+    timezone = text(64, load_default=None, allow_none=True,
+                    metadata={"description": "IANA name", "example": "America/Sao_Paulo"})
     target_type = text(load_default=TargetType.HTTP, metadata={"enum": list(TargetType.ALL)})
     method = text(10, load_default="GET")
-    url = text(URL_LENGTH, load_default=None, allow_none=True)
+    url = text(URL_LENGTH, load_default=None, allow_none=True, metadata={"example": "https://example.com/report"})
     headers = fields.Dict(
         keys=text(HEADER_NAME_LENGTH, min_length=1, validate=validate.Regexp(
             HEADER_NAME, error=_m("Not a valid header name: use letters, digits and ! # $ % & ' * + - . ^ _ ` | ~."))),
