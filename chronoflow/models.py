@@ -278,6 +278,9 @@ class LoginSession(db.Model):
     user_id = db.Column(Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     key_hash = db.Column(db.String(64), nullable=False, unique=True)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    # What the next page shows this browser once (a new signing secret): a flash
+    # message kept here, because Flask's session cookie is signed, not encrypted.
+    shown_once = db.Column(JSONType)
 
     user = db.relationship("User")
 

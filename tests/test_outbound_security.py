@@ -177,9 +177,7 @@ def test_the_rotate_button_shows_the_new_secret_once_without_a_cookie(client, po
     chrono = make_chrono()
     response = post_form(f"/chronos/{chrono.id}/rotate-secret", token_from=f"/chronos/{chrono.id}")
     db.session.expire_all()
-    assert chrono.signing_secret in response.get_data(as_text=True)
-    assert_not_in_cookie(client, response, chrono.signing_secret)
-    assert chrono.signing_secret not in client.get(f"/chronos/{chrono.id}").get_data(as_text=True)
+    assert_shown_once_never_in_a_cookie(client, response, chrono)
 
 
 # --- secrets masked ------------------------------------------------------------------------
@@ -272,20 +270,22 @@ def test_the_secret_is_shown_once_after_creating_and_never_put_in_a_cookie(clien
                                           "method": "GET", "url": "http://127.0.0.1:9/", "is_active": ""})
     from chronoflow.models import Chrono
 
-    chrono = db.session.scalars(db.select(Chrono)).one()
-    assert chrono.signing_secret in response.get_data(as_text=True)
-    assert_not_in_cookie(client, response, chrono.signing_secret)
-    assert chrono.signing_secret not in client.get(f"/chronos/{chrono.id}").get_data(as_text=True)
+    assert_shown_once_never_in_a_cookie(client, response, db.session.scalars(db.select(Chrono)).one())
 
 
-def assert_not_in_cookie(client, response, secret):
-    """Flask's session cookie is signed, not encrypted: whatever it holds, its bearer reads."""
+def assert_shown_once_never_in_a_cookie(client, response, chrono):
+    """The chrono's page shows the secret once. Flask's session cookie is signed, not
+    encrypted: whatever it holds, its bearer reads, so the secret is never in it."""
     from flask.sessions import SecureCookieSessionInterface
 
+    secret = chrono.signing_secret
+    assert response.status_code == 302 and response.headers["Location"] == f"/chronos/{chrono.id}"
     cookie = client.get_cookie("session")
     serializer = SecureCookieSessionInterface().get_signing_serializer(client.application)
     assert secret not in json.dumps(serializer.loads(cookie.value)) and secret not in cookie.value
     assert secret not in " ".join(response.headers.getlist("Set-Cookie"))
+    assert secret in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert secret not in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
 def test_alerts_and_other_calls_follow_the_current_app_policy(strict, target):

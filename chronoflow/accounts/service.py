@@ -97,6 +97,30 @@ def end_session(login_id):
         db.session.execute(db.delete(LoginSession).where(LoginSession.key_hash == _digest(key)))
 
 
+def show_once(login_id, value):
+    """Keep `value` (JSON) for the next page this browser's session shows: a flash
+    message that stays on the server, for what a cookie must not carry."""
+    row = _session_row(login_id)
+    if row is not None:
+        row.shown_once = value
+
+
+def take_shown_once(login_id):
+    """What show_once kept for this browser, now forgotten; None when nothing."""
+    row = _session_row(login_id)
+    if row is None or row.shown_once is None:
+        return None
+    value, row.shown_once = row.shown_once, None
+    return value
+
+
+def _session_row(login_id):
+    _user_id, _sep, key = (login_id or "").partition(":")
+    if not key:
+        return None
+    return db.session.execute(db.select(LoginSession).filter_by(key_hash=_digest(key))).scalar_one_or_none()
+
+
 def end_sessions(user, keep=None):
     """Every browser signed in as `user` (but the one of login id `keep`) is signed
     out at its next request."""
@@ -138,9 +162,7 @@ def user_for_session(login_id, now=None):
     user_id, _sep, key = (login_id or "").partition(":")
     if not key or not user_id.isascii() or not user_id.isdigit():
         return None
-    row = db.session.execute(
-        db.select(LoginSession).filter_by(key_hash=_digest(key)).options(joinedload(LoginSession.user))
-    ).scalar_one_or_none()
+    row = _session_row(login_id)
     if row is None or str(row.user_id) != user_id or row.created_at < (now or utcnow()) - _lifetime():
         return None
     user = row.user

@@ -34,7 +34,6 @@ from ..fields import (
     messages,
     text,
     whole_number,
-    whole_number_arg,
     yes_no,
 )
 from ..i18n import _m, normalize_locale
@@ -402,5 +401,5 @@ class PageArgs(Input):
     class Meta:
         unknown = EXCLUDE
 
-    skip = whole_number_arg(0, MAX_SKIP, load_default=0)
-    take = whole_number_arg(1, MAX_TAKE, load_default=20)
+    skip = whole_number(0, MAX_SKIP, strict=False, load_default=0)
+    take = whole_number(1, MAX_TAKE, strict=False, load_default=20)

@@ -2,12 +2,13 @@
 import functools
 import zoneinfo
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from .. import executors, schedules, tasks
+from ..accounts import service as accounts
 from ..extensions import db
 from ..main.formatting import locale, relative, when
 from ..models import Channel, Chrono, RunStatus, TargetType, utcnow
@@ -17,8 +18,6 @@ from .forms import ChronoForm, payload_text
 from .schemas import SCHEDULE_LENGTH, ChronoInput
 
 PAGE_SIZE = 20
-
-
 MAX_PAGE = 10**6
 
 
@@ -74,10 +73,6 @@ def _form_page(form, chrono):
             test_outcome = _test(form, chrono)
         else:
             saved = _save(form, chrono)
-            if saved is not None and chrono is None:
-                # The new signing secret is shown in this answer, never flashed: a flash
-                # travels in the session cookie.
-                return _detail_page(saved, new_secret=saved.signing_secret)
             if saved is not None:
                 return redirect(url_for("chronos.detail", chrono_id=saved.id))
     return render_template("chronos/form.html", form=form, chrono=chrono, test_outcome=test_outcome,
@@ -91,7 +86,7 @@ def _validated(form, chrono=None):
     Editing `chrono`: masked header values are its stored ones, for the origin they
     were saved for only (credentials.py)."""
     data = form.to_input()
-    problems = {}
+    values, problems = None, {}
     if chrono is not None:
         try:
             data.update(service.resolve_masks(chrono, data))
@@ -111,6 +106,7 @@ def _save(form, chrono):
         return None
     if chrono is None:
         chrono = service.create_chrono(values)
+        _show_secret_once(chrono)
         flash(_("Chrono created."), "success")
     else:
         service.update_chrono(chrono, values)
@@ -199,16 +195,28 @@ def preview():
 
 @bp.route("/chronos/<int:chrono_id>")
 def detail(chrono_id):
-    return _detail_page(db.get_or_404(Chrono, chrono_id))
-
-
-def _detail_page(chrono, new_secret=None):
+    chrono = db.get_or_404(Chrono, chrono_id)
+    new_secret = _secret_shown_once(chrono)
     status = request.args.get("status") if request.args.get("status") in RunStatus.ALL else None
     page = _page()
     total, runs = service.list_runs(chrono, (page - 1) * PAGE_SIZE, PAGE_SIZE, status=status)
     return render_template("chronos/detail.html", chrono=chrono, runs=runs, total=total, page=page,
                            pages=max(1, -(-total // PAGE_SIZE)), status=status, statuses=RunStatus.ALL,
                            chart=service.recent_outcomes(chrono), new_secret=new_secret)
+
+
+def _show_secret_once(chrono):
+    """The new signing secret, for the chrono's page to show once. Kept with the
+    session on the server, not flashed: a flash travels in the (readable) cookie."""
+    accounts.show_once(session.get("_user_id"), {"chrono_id": chrono.id, "signing_secret": chrono.signing_secret})
+
+
+def _secret_shown_once(chrono):
+    kept = accounts.take_shown_once(session.get("_user_id"))
+    if kept is None:
+        return None
+    db.session.commit()
+    return kept["signing_secret"] if kept.get("chrono_id") == chrono.id else None
 
 
 @bp.route("/chronos/<int:chrono_id>/pause", methods=["POST"])
@@ -231,9 +239,10 @@ def resume(chrono_id):
 @bp.route("/chronos/<int:chrono_id>/rotate-secret", methods=["POST"])
 def rotate_secret(chrono_id):
     chrono = service.rotate_secret(db.get_or_404(Chrono, chrono_id))
+    _show_secret_once(chrono)
     db.session.commit()
     flash(_("New signing secret: the old one no longer works."), "success")
-    return _detail_page(chrono, new_secret=chrono.signing_secret)  # in this answer only, never flashed
+    return redirect(url_for("chronos.detail", chrono_id=chrono_id))
 
 
 @bp.route("/chronos/<int:chrono_id>/run", methods=["POST"])
