@@ -7,6 +7,8 @@ import pytest
 from chronoflow.extensions import db
 from chronoflow.models import Chrono
 
+from .conftest import csrf_token_in
+
 VALID = {"name": "Ping", "schedule": "every 5 minutes", "url": "https://example.com/hook"}
 HUGE = 2**70
 PT = {"Accept-Language": "pt-BR"}
@@ -89,6 +91,17 @@ def test_dashboard_pages_take_any_page_number(client, make_chrono):
     for page in (str(HUGE), "²", "-1", "1" * 5000):
         assert client.get(f"/?page={page}").status_code == 200
         assert client.get(f"/chronos/{chrono.id}?page={page}").status_code == 200
+
+
+def test_nul_characters_in_a_search_or_a_sign_in_find_nothing(client, anonymous, make_chrono):
+    make_chrono(name="Ping")
+    assert client.get("/?q=Pi%00ng").status_code == 200
+    assert client.get("/?q=" + "P" * 10_000).status_code == 200
+    page = anonymous.get("/login").get_data(as_text=True)
+    response = anonymous.post("/login", data={"username": "tester\0", "password": "x",
+                                              "csrf_token": csrf_token_in(page)})
+    assert response.status_code == 401
+    assert client.get("/chronos/preview?schedule=daily&timezone=America/Sao%00Paulo").status_code == 200
 
 
 def test_a_channel_that_does_not_exist_is_named(client):

@@ -29,6 +29,8 @@ def count_users():
 
 
 def find_user(username):
+    if "\0" in (username or ""):  # no username holds one, and PostgreSQL refuses to compare it
+        return None
     return db.session.execute(db.select(User).filter_by(username=normalize_username(username))).scalar_one_or_none()
 
 

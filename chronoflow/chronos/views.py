@@ -15,7 +15,7 @@ from ..models import Channel, Chrono, RunStatus, TargetType, utcnow
 from . import bp, credentials, service
 from .curl import CurlError, parse_curl
 from .forms import ChronoForm, payload_text
-from .schemas import SCHEDULE_LENGTH, ChronoInput
+from .schemas import NAME_LENGTH, SCHEDULE_LENGTH, ChronoInput
 
 PAGE_SIZE = 20
 MAX_PAGE = 10**6
@@ -33,7 +33,7 @@ def _channels():
 
 @bp.route("/")
 def index():
-    search = request.args.get("q", "").strip()
+    search = request.args.get("q", "").replace("\0", "").strip()[:NAME_LENGTH]  # (no name holds more)
     state = request.args.get("state") if request.args.get("state") in service.STATES else None
     page = _page()
     total, chronos = service.list_chronos((page - 1) * PAGE_SIZE, PAGE_SIZE, search=search, state=state)
