@@ -46,7 +46,7 @@ CHRONOS = Chrono.__table__
 RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at", "next_attempt_at",
                "result")
 CHRONO_COLUMNS = ("id", "name", "target_type", "method", "url", "headers", "payload", "is_active", "config", "cron",
-                  "timezone", "signing_secret", "consecutive_failures", "paused_reason", "next_run_at")
+                  "timezone", "signing_secret", "secrets_origin", "consecutive_failures", "paused_reason", "next_run_at")
 # What a record may change on a chrono (service.pause included).
 CHRONO_WRITES = ("last_run_at", "last_run_status", "consecutive_failures", "is_active", "paused_reason", "next_run_at")
 
