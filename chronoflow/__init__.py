@@ -5,9 +5,11 @@ from dotenv import load_dotenv
 from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from . import config as settings
 from .extensions import babel, csrf, db, migrate
+from .fields import MAX_BIG_ID, MAX_ID
 from .i18n import LOCALES, compile_catalogs, normalize_locale
 
 
@@ -20,7 +22,9 @@ def create_app(overrides=None):
         static_folder=str(settings.ROOT / "static"),
         instance_path=str(settings.ROOT / "instance"),
     )
+    app.url_map.converters.update(int=IdConverter, bigint=BigIdConverter)
     app.config.update(settings.load(app.instance_path, overrides=overrides))
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config))
     app.jinja_env.add_extension("jinja2.ext.do")
 
@@ -43,6 +47,20 @@ def create_app(overrides=None):
         app.register_blueprint(blueprint)
     cli.register(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """`<int:id>` up to the largest INTEGER (`<bigint:id>`: BIGINT): a longer number
+    matches no route (404) instead of reaching the database, which refuses it."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+class BigIdConverter(IdConverter):
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, *args, max=MAX_BIG_ID, **kwargs)
 
 
 def select_locale():

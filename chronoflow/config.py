@@ -215,6 +215,14 @@ SETTINGS = {
     "LOG_LEVEL": ("INFO", lambda n, v: _choice(n, v.strip().upper(), ("DEBUG", "INFO", "WARNING", "ERROR"))),
     "METRICS_TOKEN": (None, _secret),
     "WORKER_METRICS_ADDRESS": (None, host_port),
+    # Limits on what a request may hold (README "Limits").
+    "MAX_REQUEST_BYTES": ("1048576", lambda n, v: _int(n, v, low=65_536, high=104_857_600)),
+    "PAYLOAD_MAX_BYTES": ("65536", lambda n, v: _int(n, v, low=1024, high=10_485_760)),
+    "HEADERS_MAX_BYTES": ("16384", lambda n, v: _int(n, v, low=1024, high=1_048_576)),
+    "MESSAGE_MAX_RECIPIENTS": ("100", lambda n, v: _int(n, v, low=1, high=10_000)),
+    "TEMPLATE_TIMEOUT_MS": ("1000", lambda n, v: _int(n, v, low=50, high=60_000)),
+    "TEMPLATE_MAX_OUTPUT_CHARS": ("20000", lambda n, v: _int(n, v, low=100, high=1_000_000)),
+    "TEMPLATE_MAX_MEMORY_MB": ("64", lambda n, v: _int(n, v, low=16, high=4096)),
 }
 
 

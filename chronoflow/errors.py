@@ -4,7 +4,8 @@ No request, however malformed, gets a traceback: an unexpected exception is
 logged and answered as a 500 in the same two shapes.
 """
 from flask import current_app, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from .extensions import api, db
 
@@ -13,14 +14,30 @@ def wants_json():
     return request.path == "/api" or request.path.startswith("/api/")
 
 
+# An error names what was wrong without echoing it whole: a 1 MB field name or value
+# would otherwise come back in the answer.
+ECHO_CHARS = 300
+
+
+def _short(text):
+    return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "…"
+
+
 def translated(messages):
     """marshmallow's messages as plain strings in the request's language
     (str() translates an i18n.FieldMessage and leaves other strings as they are)."""
     if isinstance(messages, dict):
-        return {key: translated(value) for key, value in messages.items()}
+        return {_short(str(key)): translated(value) for key, value in messages.items()}
     if isinstance(messages, list):
         return [translated(value) for value in messages]
-    return str(messages)
+    return _short(str(messages))
+
+
+def _headers(error):
+    """A 405 says which methods the URL takes (RFC 9110 requires it)."""
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        return {"Allow": ", ".join(sorted(error.valid_methods))}
+    return {}
 
 
 def handle_http_exception(error):
@@ -29,8 +46,11 @@ def handle_http_exception(error):
         payload, code, headers = api.handle_http_exception(error)
         if "errors" in payload:
             payload["errors"] = translated(payload["errors"])
-        return payload, code, headers
-    return render_template("errors/error.html", error=error), error.code
+        if error.code == 413 and "message" not in payload:
+            payload["message"] = _("The request is larger than %(n)s bytes (MAX_REQUEST_BYTES).",
+                                   n=current_app.config["MAX_CONTENT_LENGTH"])
+        return payload, code, {**_headers(error), **(headers or {})}
+    return render_template("errors/error.html", error=error), error.code, _headers(error)
 
 
 def handle_unexpected(exc):

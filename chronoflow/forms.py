@@ -18,10 +18,17 @@ class SchemaForm(FlaskForm):
             if isinstance(problems, dict) and field is None:  # a nested schema: its fields are ours
                 self.attach_errors(problems)
                 continue
-            if isinstance(problems, dict):  # per item, e.g. recipients.2
-                problems = [message for nested in problems.values() for message in nested]
-            problems = [str(problem) for problem in problems]
+            problems = [str(problem) for problem in _flat(problems)]
             if field is not None and hasattr(field, "errors"):
                 field.errors = [*field.errors, *problems]  # a tuple until WTForms validates the field
             else:
                 self.form_errors.extend(problems)
+
+
+def _flat(problems):
+    """The messages of a field, also those per item (recipients.2, headers.X.value)."""
+    if isinstance(problems, dict):
+        return [message for nested in problems.values() for message in _flat(nested)]
+    if isinstance(problems, (list, tuple)):
+        return [message for nested in problems for message in _flat(nested)]
+    return [problems]

@@ -105,6 +105,9 @@ class Chrono(db.Model):
     paused_reason = db.Column(db.String(32))
     # Signs every request (README "Signed webhooks"); write-only on screen.
     signing_secret = db.Column(db.String(80), nullable=False, default=lambda: new_signing_secret())
+    # The origin ("https://host:443") the credential headers were saved for: they are
+    # never sent elsewhere (chronos/credentials.py).
+    secrets_origin = db.Column(db.String(300))
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -230,9 +233,6 @@ class User(db.Model):
     id = db.Column(Integer, primary_key=True)
     username = db.Column(db.String(80), nullable=False, unique=True)  # stored lower-case
     password_hash = db.Column(db.String(255), nullable=False)
-    # Part of the session cookie: a new one (password changed) signs out every
-    # other browser, since Flask's sessions live in signed cookies, not on the server.
-    session_key = db.Column(db.String(32), nullable=False, default=lambda: secrets.token_hex(16))
     is_active = db.Column(db.Boolean, nullable=False, default=True)
     is_admin = db.Column(db.Boolean, nullable=False, default=False)  # may add and disable users
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
@@ -244,9 +244,12 @@ class User(db.Model):
     # Flask-Login's user interface
     is_authenticated = True
     is_anonymous = False
+    # "<user id>:<session key>" of the browser session this user was loaded for
+    # (accounts.service.start_session / user_for_session); what Flask-Login stores.
+    login_id = None
 
     def get_id(self):
-        return f"{self.id}:{self.session_key}"
+        return self.login_id
 
     def __repr__(self):
         return f"<User {self.id} {self.username!r}>"
@@ -272,3 +275,24 @@ class ApiToken(db.Model):
 
     def __repr__(self):
         return f"<ApiToken {self.id} {self.prefix}… user={self.user_id}>"
+
+
+class LoginSession(db.Model):
+    """One signed-in browser. The cookie holds its key; only the key's SHA-256 is
+    kept here, and deleting the row (sign out) ends the session on the server, so
+    a copied cookie stops working too."""
+
+    __tablename__ = "login_sessions"
+
+    id = db.Column(Integer, primary_key=True)
+    user_id = db.Column(Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    key_hash = db.Column(db.String(64), nullable=False, unique=True)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    # What the next page shows this browser once (a new signing secret): a flash
+    # message kept here, because Flask's session cookie is signed, not encrypted.
+    shown_once = db.Column(JSONType)
+
+    user = db.relationship("User")
+
+    def __repr__(self):
+        return f"<LoginSession {self.id} user={self.user_id}>"

@@ -53,17 +53,6 @@ def mask_headers(headers):
     return {name: (MASK if is_sensitive(name) and value else value) for name, value in (headers or {}).items()}
 
 
-def keep_masked(new_headers, stored_headers):
-    """Headers as submitted, where a value equal to MASK keeps the stored value."""
-    stored = {name.lower(): value for name, value in (stored_headers or {}).items()}
-    kept = {}
-    for name, value in (new_headers or {}).items():
-        if value == MASK and name.lower() in stored:
-            value = stored[name.lower()]
-        kept[name] = value
-    return kept
-
-
 def init_app(app):
     @app.after_request
     def _security_headers(response):

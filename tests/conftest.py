@@ -180,12 +180,21 @@ def api_token(user):
 def client(app, user, api_token):
     """A browser signed in as `user` that also sends `api_token` to the API (the
     token is ignored outside /api, where the session cookie counts)."""
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
+    client = sign_in(app.test_client(), user)
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token}"
     return client
+
+
+def sign_in(browser, user):
+    """`browser` with a live session of `user`, as signing in on the page gives it."""
+    from chronoflow.accounts import service
+
+    login_id = service.start_session(user)
+    db.session.commit()
+    with browser.session_transaction() as session:
+        session["_user_id"] = login_id
+        session["_fresh"] = True
+    return browser
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 from chronoflow.accounts import guard, service
 from chronoflow.extensions import db
 
+from .conftest import sign_in
+
 # The URL map is the same on both databases: walk it once.
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
@@ -71,9 +73,7 @@ def test_a_revoked_token_opens_nothing(app, user, api_token, anonymous):
 
 
 def test_every_form_post_without_its_csrf_token_is_refused(app, user):
-    browser = app.test_client()  # signed in, no Bearer token
-    with browser.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+    browser = sign_in(app.test_client(), user)  # no Bearer token
     checked = 0
     for endpoint, method, path in every_route(app):
         if method in UNSAFE and not is_api(path):
@@ -85,9 +85,7 @@ def test_every_form_post_without_its_csrf_token_is_refused(app, user):
 
 
 def test_a_signed_in_browser_cannot_change_anything_through_the_api(app, user):
-    browser = app.test_client()
-    with browser.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+    browser = sign_in(app.test_client(), user)
     for endpoint, method, path in every_route(app):
         if method in UNSAFE and is_api(path):
             response = browser.open(path, method=method, json={})

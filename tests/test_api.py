@@ -111,7 +111,8 @@ def test_a_message_chrono_with_a_channel_is_accepted(client):
         (b"{not json", "application/json", 400),
         (b"[1, 2]", "application/json", 422),
         (b'"text"', "application/json", 422),
-        (b"name=x", "application/x-www-form-urlencoded", 422),
+        (b"name=x", "application/x-www-form-urlencoded", 400),
+        (b'{"name": "x"}', "text/plain", 400),
         (b"\xff\xfe", "application/json", 400),
     ],
 )

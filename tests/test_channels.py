@@ -88,7 +88,7 @@ def test_the_api(client):
     changed = client.patch(f"/api/channels/{body['id']}", json={"is_active": False})
     assert changed.status_code == 200 and changed.get_json()["is_active"] is False
     duplicate = client.post("/api/channels", json={"name": "Loja"})
-    assert duplicate.status_code == 422 and duplicate.get_json()["errors"]["json"]["name"]
+    assert duplicate.status_code == 409 and duplicate.get_json()["errors"]["json"]["name"]
     bad = client.patch(f"/api/channels/{body['id']}", json={"session": "a b"})
     assert bad.status_code == 422 and "session" in bad.get_json()["errors"]["json"]
     assert client.get("/api/channels/999").status_code == 404

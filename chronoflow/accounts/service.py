@@ -5,13 +5,14 @@ import secrets
 from datetime import timedelta
 from functools import cache
 
+from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..i18n import _m
-from ..models import ApiToken, User, utcnow
+from ..models import ApiToken, LoginSession, User, utcnow
 from .schemas import NewUserInput, PasswordChangeInput, TokenInput
 
 TOKEN_PREFIX = "cf_"
@@ -28,6 +29,8 @@ def count_users():
 
 
 def find_user(username):
+    if "\0" in (username or ""):  # no username holds one, and PostgreSQL refuses to compare it
+        return None
     return db.session.execute(db.select(User).filter_by(username=normalize_username(username))).scalar_one_or_none()
 
 
@@ -68,16 +71,70 @@ def authenticate(username, password):
     return user
 
 
-def set_password(user, password):
-    """A new password signs the user out of every other browser."""
+def set_password(user, password, keep_session=None):
+    """A new password signs the user out of every browser but `keep_session`'s."""
     NewUserInput(only=("password",)).load({"password": password})
     user.password_hash = generate_password_hash(password)
-    end_sessions(user)
+    end_sessions(user, keep=keep_session)
 
 
-def end_sessions(user):
-    """Every browser signed in as `user` is signed out at its next request."""
-    user.session_key = secrets.token_hex(16)
+def start_session(user, now=None):
+    """A new signed-in browser session of `user`: sets and returns user.login_id,
+    the "<user id>:<key>" that Flask-Login keeps in the cookie. Only the key's
+    SHA-256 is stored. Expired sessions of the user are deleted on the way."""
+    now = now or utcnow()
+    db.session.execute(db.delete(LoginSession).where(LoginSession.user_id == user.id,
+                                                     LoginSession.created_at < now - _lifetime()))
+    key = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(user_id=user.id, key_hash=_digest(key), created_at=now))
+    db.session.flush()
+    user.login_id = f"{user.id}:{key}"
+    return user.login_id
+
+
+def end_session(login_id):
+    """Sign out one browser: its session stops working, wherever its cookie was copied to."""
+    _user_id, _sep, key = (login_id or "").partition(":")
+    if key:
+        db.session.execute(db.delete(LoginSession).where(LoginSession.key_hash == _digest(key)))
+
+
+def show_once(login_id, value):
+    """Keep `value` (JSON) for the next page this browser's session shows: a flash
+    message that stays on the server, for what a cookie must not carry."""
+    row = _session_row(login_id)
+    if row is not None:
+        row.shown_once = value
+
+
+def take_shown_once(login_id):
+    """What show_once kept for this browser, now forgotten; None when nothing."""
+    row = _session_row(login_id)
+    if row is None or row.shown_once is None:
+        return None
+    value, row.shown_once = row.shown_once, None
+    return value
+
+
+def _session_row(login_id):
+    _user_id, _sep, key = (login_id or "").partition(":")
+    if not key:
+        return None
+    return db.session.execute(db.select(LoginSession).filter_by(key_hash=_digest(key))).scalar_one_or_none()
+
+
+def end_sessions(user, keep=None):
+    """Every browser signed in as `user` (but the one of login id `keep`) is signed
+    out at its next request."""
+    _user_id, _sep, key = (keep or "").partition(":")
+    where = [LoginSession.user_id == user.id]
+    if key:
+        where.append(LoginSession.key_hash != _digest(key))
+    db.session.execute(db.delete(LoginSession).where(*where))
+
+
+def _lifetime():
+    return current_app.config["PERMANENT_SESSION_LIFETIME"]
 
 
 def list_users():
@@ -93,21 +150,27 @@ def set_active(actor, user, active):
 
 
 def change_password(user, data):
+    """Signs out every other browser of the user; this one (user.login_id) stays in."""
     values = PasswordChangeInput().load(data)
     if not check_password_hash(user.password_hash, values["current_password"]):
         raise ValidationError({"current_password": [_m("This is not your current password.")]})
-    set_password(user, values["new_password"])
+    set_password(user, values["new_password"], keep_session=user.login_id)
     return user
 
 
-def user_for_session(session_id):
-    """Flask-Login's user id is "<id>:<session key>"; a stale key means signed out."""
-    user_id, _sep, key = (session_id or "").partition(":")
-    if not user_id.isdigit():
+def user_for_session(login_id, now=None):
+    """The active user of a live session: Flask-Login's user id is "<user id>:<key>".
+    A session signed out, ended everywhere or older than SESSION_LIFETIME_DAYS is none."""
+    user_id, _sep, key = (login_id or "").partition(":")
+    if not key or not user_id.isascii() or not user_id.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.is_active or not secrets.compare_digest(user.session_key, key):
+    row = _session_row(login_id)
+    if row is None or str(row.user_id) != user_id or row.created_at < (now or utcnow()) - _lifetime():
         return None
+    user = row.user
+    if not user.is_active:
+        return None
+    user.login_id = login_id
     return user
 
 

@@ -18,6 +18,7 @@ def _local(target):
 def _sign_in(user):
     session.clear()  # nothing from before signing in survives it
     session.permanent = True  # PERMANENT_SESSION_LIFETIME: phones should not sign in every day
+    service.start_session(user)
     login_user(user)
 
 
@@ -52,7 +53,9 @@ def _login_page(form, status=200, headers=None):
 def logout():
     if request.form.get("everywhere"):
         service.end_sessions(current_user)
-        db.session.commit()
+    else:
+        service.end_session(session.get("_user_id"))
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You are signed out."), "success")
@@ -96,7 +99,6 @@ def change_password():
     user = _saved(form, lambda values: service.change_password(current_user._get_current_object(), values))
     if user is None:
         return _settings_page(password_form=form, status=422)
-    login_user(user)  # the new session key, for this browser
     flash(_("Password changed. Other browsers were signed out."), "success")
     return redirect(url_for("accounts.settings"))
 

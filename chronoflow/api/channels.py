@@ -1,22 +1,29 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_babel import gettext as _
+from flask_smorest import abort
+
+from .arguments import Blueprint
 from marshmallow import ValidationError
 
 from ..channels import service
-from ..channels.schemas import ChannelChanges, ChannelInput, ChannelSchema
+from ..channels.schemas import ChannelChanges, ChannelInput, ChannelSchema, NameTaken
 from ..extensions import db
 from ..models import Channel
-from .errors import validation_failed
+from .errors import get_or_404, validation_failed
 
 blp = Blueprint("Channels", __name__, url_prefix="/api/channels",
                 description="WhatsApp channels: the session a message chrono sends from")
 
 
 def get_channel(channel_id):
-    channel = db.session.get(Channel, channel_id)
-    if channel is None:
-        abort(404, message=f"No channel with id {channel_id}.")
-    return channel
+    return get_or_404(Channel, channel_id, _("No channel with id %(id)s.", id=channel_id))
+
+
+def refused(exc):
+    """422 naming the bad fields; 409 when the name is another channel's."""
+    if isinstance(exc, NameTaken):
+        abort(409, message=exc.messages["name"][0], errors={"json": exc.messages})
+    validation_failed(exc)
 
 
 @blp.route("")
@@ -31,7 +38,7 @@ class Channels(MethodView):
         try:
             channel = service.create_channel(values)
         except ValidationError as exc:
-            validation_failed(exc)
+            refused(exc)
         db.session.commit()
         return channel
 
@@ -49,7 +56,7 @@ class ChannelItem(MethodView):
         try:
             service.update_channel(channel, changes)
         except ValidationError as exc:
-            validation_failed(exc)
+            refused(exc)
         db.session.commit()
         return channel
 

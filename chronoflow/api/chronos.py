@@ -1,6 +1,8 @@
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+
+from .arguments import Blueprint
 from marshmallow import ValidationError
 
 from .. import tasks

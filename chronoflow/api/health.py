@@ -1,4 +1,4 @@
-from flask_smorest import Blueprint
+from .arguments import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 

@@ -1,5 +1,5 @@
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
+from .arguments import Blueprint
 
 from ..chronos.schemas import RunSchema
 from ..models import ChronoRun
@@ -8,7 +8,7 @@ from .errors import get_or_404
 blp = Blueprint("Runs", __name__, url_prefix="/api/runs", description="Runs")
 
 
-@blp.route("/<int:run_id>")
+@blp.route("/<bigint:run_id>")
 @blp.response(200, RunSchema)
 def get_run(run_id):
     return get_or_404(ChronoRun, run_id, _("No run with id %(id)s.", id=run_id))

@@ -1,14 +1,16 @@
 """WhatsApp sessions on the WAHA server, through ChronoFlow (WAHA's key stays here)."""
 import base64
 
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+
+from .arguments import Blueprint
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from ..fields import Input, text, yes_no
 from ..errors import handle_http_exception
 from ..waha import service
-from ..waha.client import SessionNotFound, SessionNotReady, WahaError, WahaUnreachable
+from ..waha.client import SessionNotFound, SessionNotReady, WahaError, WahaFailed, WahaUnreachable
 from ..waha.phones import RecipientError, parse_recipient
 
 blp = Blueprint("WhatsApp sessions", __name__, url_prefix="/api/waha/sessions",
@@ -44,12 +46,14 @@ class CodeSchema(Schema):
 @blp.errorhandler(WahaError)
 def waha_failed(exc):
     """WAHA's problem, from any endpoint here, in /api's error shape: 404 no such
-    session, 409 not connected, 503 unreachable, 502 anything else WAHA (or its key)
-    got wrong."""
+    session, 409 not connected, 422 what this WAHA cannot do (WAHA Core serves only
+    the session 'default'), 503 unreachable, 502 anything else WAHA (or its key) got wrong."""
     if isinstance(exc, SessionNotFound):
         code = 404
     elif isinstance(exc, SessionNotReady):
         code = 409
+    elif isinstance(exc, WahaFailed) and exc.status_code in (400, 422):
+        code = 422
     else:
         code = 503 if isinstance(exc, WahaUnreachable) else 502
     try:
@@ -72,7 +76,7 @@ def list_sessions():
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(SessionCreate)
+@blp.arguments(SessionCreate, required=False)
 @blp.response(201, SessionSchema)
 def create_session(values):
     return service.client().create_session(checked(values["name"]), start=values["start"]).as_json()

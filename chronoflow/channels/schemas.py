@@ -1,9 +1,8 @@
 """What a channel may be: one validation path for the JSON API and the form."""
 from flask_babel import gettext as _
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, validates
 
 from ..fields import Input, text, yes_no
-from ..i18n import _m
 from ..waha.service import name_problem
 
 
@@ -11,8 +10,8 @@ class ChannelInput(Input):
     class Meta:
         unknown = RAISE
 
-    name = text(required=True, validate=validate.Length(1, 100, error=_m("Use 1 to 100 characters.")))
-    session = text(load_default="default",
+    name = text(100, min_length=1, required=True, metadata={"description": "unique among channels (409 if taken)"})
+    session = text(100, load_default="default",
                    metadata={"description": "the WAHA session that sends (Core: 'default')"})
     is_active = yes_no(load_default=True)
 
@@ -43,5 +42,9 @@ class ChannelSchema(Schema):
     updated_at = fields.AwareDateTime()
 
 
+class NameTaken(ValidationError):
+    """A conflict with another channel rather than a bad value: the API answers 409."""
+
+
 def name_taken_error():
-    return ValidationError({"name": [_("Another channel already has this name.")]})
+    return NameTaken({"name": [_("Another channel already has this name.")]})

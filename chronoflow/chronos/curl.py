@@ -6,6 +6,7 @@ and has not been updated since 2021.)
 """
 import base64
 import json
+import math
 import shlex
 
 from flask_babel import gettext as _
@@ -75,9 +76,11 @@ def parse_curl(command):
                 url = value
             elif option in ("-m", "--max-time"):
                 try:
-                    result["timeout_ms"] = int(float(value) * 1000)
+                    seconds = float(value)
                 except ValueError:
-                    pass
+                    seconds = math.nan
+                if 0 < seconds < 10**6:  # 1e400 is inf, "nan" is a float: neither is a timeout
+                    result["timeout_ms"] = int(seconds * 1000)
         elif token.startswith("-") and len(token) > 1:
             pass  # a flag such as -L, -s, -k, --compressed: nothing to keep
         elif url is None:
@@ -101,5 +104,5 @@ def _payload(body):
         raise CurlError(_("The body is read from a file (%(file)s): paste the body itself instead.", file=body))
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (or too deep, or a number past 4300 digits)
         return body

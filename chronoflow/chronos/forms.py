@@ -99,7 +99,7 @@ class ChronoForm(SchemaForm):
             "is_active": bool(self.is_active.data),
             "message_template": self.message_template.data or None,
             "recipients": [line.strip() for line in (self.recipients.data or "").splitlines() if line.strip()],
-            "channel_id": int(self.channel_id.data) if (self.channel_id.data or "").isdigit() else None,
+            "channel_id": _whole_number(self.channel_id.data),
         }
         data["headers"] = self._json(self.headers, _("Write the headers as a JSON object, e.g. "
                                                       '{"Authorization": "Bearer abc"}.'), default={})
@@ -112,10 +112,11 @@ class ChronoForm(SchemaForm):
         for name in NUMBER_FIELDS:
             text = (getattr(self, name).data or "").strip()
             if text:
-                if text.isdigit():
-                    config[name] = int(text)
-                else:
+                number = _whole_number(text)
+                if number is None:
                     getattr(self, name).errors.append(_("Must be a whole number."))
+                else:
+                    config[name] = number  # ChronoInput checks its range
         data["config"] = {**getattr(self, "kept_config", {}), **config}
         return data
 
@@ -125,7 +126,7 @@ class ChronoForm(SchemaForm):
             return default
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, a number past 4300 digits, too deep
             field.errors.append(message)
             return default
 
@@ -138,6 +139,13 @@ class ChronoForm(SchemaForm):
         if "timeout_ms" in parsed:
             self.timeout_ms.data = str(parsed["timeout_ms"])
         self.target_type.data = TargetType.HTTP
+
+
+def _whole_number(text):
+    """int(text) for a box of decimal digits (any script's, as int() reads them), else None.
+    Past 30 digits it is not a number anyone meant, and int() would refuse 4300."""
+    text = (text or "").strip()
+    return int(text) if text.isdecimal() and len(text) <= 30 else None
 
 
 def payload_text(payload):

@@ -26,10 +26,20 @@ from marshmallow import (
 from .. import schedules
 from ..waha import phones
 from ..waha import template as message_template
-from ..fields import Input, messages, text, whole_number
+from ..fields import (
+    MAX_ID,
+    MAX_JSON_DEPTH,
+    Input,
+    json_problem,
+    messages,
+    text,
+    whole_number,
+    yes_no,
+)
 from ..i18n import _m, normalize_locale
 from ..models import PausedReason, TargetType
 from ..executors import outbound
+from ..executors.headers import FRAMING, refused
 from ..security import MASK, mask_headers
 
 MISFIRE_POLICIES = ("coalesce", "skip")
@@ -38,6 +48,28 @@ OVERLAP_POLICIES = ("allow", "skip")
 # RFC 9110 token: what a header name may contain.
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 MAX_HEADERS = 50
+# Lengths, in characters (README "Limits"); the database columns are as long.
+NAME_LENGTH = 200
+DESCRIPTION_LENGTH = 2000
+SCHEDULE_LENGTH = 200
+URL_LENGTH = 2048
+HEADER_NAME_LENGTH = 100
+TEMPLATE_LENGTH = 4096
+# Pages of the API's lists: small enough that a page of the largest chronos stays a few MB.
+MAX_TAKE = 100
+MAX_SKIP = 10**9
+
+
+def header_value(value):
+    """What a header value may hold: one line of Latin-1 text (as HTTP sends it)."""
+    if "\r" in value or "\n" in value:
+        raise ValidationError(_("Header values must not contain line breaks."))
+    if value == MASK:  # a saved value's stand-in (chronos/credentials.py); _target checks one is behind it
+        return
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValidationError(_("Header values must be Latin-1 text (encode others, e.g. as base64).")) from None
 
 
 class RunConfig(Input):
@@ -73,33 +105,44 @@ class ChronoInput(Input):
     class Meta:
         unknown = RAISE
 
-    name = text(required=True, validate=validate.Length(1, 200, error=_m("Use 1 to 200 characters.")))
-    description = text(load_default="", validate=validate.Length(max=2000, error=_m("At most 2000 characters.")))
+    name = text(NAME_LENGTH, min_length=1, required=True, metadata={"example": "Morning report"})
+    description = text(DESCRIPTION_LENGTH, load_default="")
     schedule = text(
+        SCHEDULE_LENGTH, min_length=1,
         required=True,
         metadata={"description": "cron (5 fields, or 6 with seconds first) or a phrase such as "
-                                 "'every 15 minutes' or 'todo dia às 18:30'"},
+                                 "'every 15 minutes' or 'todo dia às 18:30'", "example": "dias úteis às 9"},
     )
-    timezone = text(load_default=None, allow_none=True, metadata={"description": "IANA name"})
+    timezone = text(64, load_default=None, allow_none=True,
+                    metadata={"description": "IANA name", "example": "America/Sao_Paulo"})
     target_type = text(load_default=TargetType.HTTP, metadata={"enum": list(TargetType.ALL)})
-    method = text(load_default=None, metadata={
+    method = text(10, load_default=None, metadata={
         "description": "HTTP method; unset: POST when there is a payload, else GET"})
-    url = text(load_default=None, allow_none=True)
+    url = text(URL_LENGTH, load_default=None, allow_none=True, metadata={"example": "https://example.com/report"})
     headers = fields.Dict(
-        keys=fields.String(),
-        values=fields.String(error_messages=messages(invalid=_m("Header values must be text."))),
+        keys=text(HEADER_NAME_LENGTH, min_length=1, validate=validate.Regexp(
+            HEADER_NAME, error=_m("Not a valid header name: use letters, digits and ! # $ % & ' * + - . ^ _ ` | ~."))),
+        values=text(validate=[header_value],
+                    error_messages=messages(invalid=_m("Header values must be text."))),
         load_default=dict,
+        validate=validate.Length(max=MAX_HEADERS, error=_m("At most %(n)s headers.", n=MAX_HEADERS)),
         error_messages=messages(invalid=_m("Must be an object of header names to text values.")),
+        metadata={"maxProperties": MAX_HEADERS,
+                  "description": "request headers; names are case-insensitive and may not be "
+                                 + ", ".join(sorted(FRAMING)) + " or X-ChronoFlow-*. "
+                                 "Names and values together: at most HEADERS_MAX_BYTES (16384) bytes."},
     )
-    payload = fields.Raw(load_default=None, allow_none=True, metadata={"description": "JSON value; a string is sent as is"})
-    is_active = fields.Boolean(load_default=True, error_messages=messages(invalid=_m("Must be true or false.")))
+    payload = fields.Raw(load_default=None, allow_none=True, metadata={
+        "description": "JSON value; a string is sent as is. At most PAYLOAD_MAX_BYTES (65536) bytes, "
+                       f"{MAX_JSON_DEPTH} levels deep."})
+    is_active = yes_no(load_default=True)
     config = fields.Nested(RunConfig, load_default=dict, error_messages=messages(type=_m("Must be an object.")))
-    channel_id = fields.Integer(load_default=None, allow_none=True, strict=True,
-                                error_messages=messages(invalid=_m("Must be a whole number.")))
-    message_template = text(load_default=None, allow_none=True,
-                             validate=validate.Length(max=4096, error=_m("At most 4096 characters.")))
-    recipients = fields.List(fields.String(), load_default=list,
-                             error_messages=messages(invalid=_m("Must be a list of phone numbers or group ids.")))
+    channel_id = whole_number(1, MAX_ID, load_default=None, allow_none=True)
+    message_template = text(TEMPLATE_LENGTH, load_default=None, allow_none=True)
+    recipients = fields.List(text(100), load_default=list,
+                             error_messages=messages(invalid=_m("Must be a list of phone numbers or group ids.")),
+                             metadata={"description": "phone numbers or group ids; at most MESSAGE_MAX_RECIPIENTS "
+                                                      "(100)"})
 
     @pre_load
     def _tidy(self, data, **kwargs):
@@ -146,7 +189,7 @@ class ChronoInput(Input):
     def _url(self, value, **kwargs):
         if value is None:
             return
-        if len(value) > 2048 or any(c.isspace() for c in value):
+        if any(c.isspace() for c in value):
             raise ValidationError(_("Not a valid URL."))
         try:
             parts = urlsplit(value)
@@ -166,25 +209,53 @@ class ChronoInput(Input):
 
     @validates("recipients")
     def _recipients(self, value, **kwargs):
-        _, problems = phones.parse_recipients(value, current_app.config["DEFAULT_PHONE_REGION"])
+        most = current_app.config["MESSAGE_MAX_RECIPIENTS"]
+        if len(value) > most:
+            raise ValidationError(_("At most %(n)s recipients (MESSAGE_MAX_RECIPIENTS).", n=most))
+        _parsed, problems = phones.parse_recipients(value, current_app.config["DEFAULT_PHONE_REGION"])
         if problems:
             raise ValidationError(problems)
 
+    @validates("payload")
+    def _payload(self, value, **kwargs):
+        if value is not None:
+            problem = json_problem(value, current_app.config["PAYLOAD_MAX_BYTES"])
+            if problem:
+                raise ValidationError(str(problem))
+
     @validates("headers")
     def _headers(self, value, **kwargs):
-        if len(value) > MAX_HEADERS:
-            raise ValidationError(_("At most %(n)s headers.", n=MAX_HEADERS))
-        for name, header_value in value.items():
-            if not HEADER_NAME.match(name):
-                raise ValidationError(_("'%(name)s' is not a valid header name.", name=name[:60]))
-            if "\r" in header_value or "\n" in header_value or "\0" in header_value:
-                raise ValidationError(_("The value of '%(name)s' must not contain line breaks.", name=name))
+        problems, seen = [], {}
+        for name in value:
+            reason = refused(name)
+            if reason == "framing":
+                problems.append(_("%(name)s is set by the HTTP client for each call (it frames or routes the "
+                                  "request): remove it.", name=name))
+            elif reason == "own":
+                problems.append(_("%(name)s: X-ChronoFlow-* headers are set by ChronoFlow: remove it.", name=name))
+            if name.lower() in seen:
+                problems.append(_("%(name)s and %(other)s are the same header (names ignore case): keep one.",
+                                  name=name, other=seen[name.lower()]))
+            seen.setdefault(name.lower(), name)
+        size = sum(len(name) + len(item.encode("latin-1", "replace")) for name, item in value.items())
+        most = current_app.config["HEADERS_MAX_BYTES"]
+        if size > most:
+            problems.append(_("Headers may take at most %(n)s bytes in all (HEADERS_MAX_BYTES); these take "
+                              "%(size)s.", n=most, size=size))
+        if problems:
+            raise ValidationError(problems)
 
     @validates_schema(skip_on_field_errors=True)
     def _target(self, data, partial=False, **kwargs):
         if partial:
             return  # checked on the merged whole, see service.update_chrono
         errors = {}
+        masked = [name for name, value in data.get("headers", {}).items() if value == MASK]
+        if masked:  # masks are resolved before this whole check (service.resolve_masks): none was saved
+            errors["headers"] = [_("%(names)s: there is no saved value behind the mask; type the value.",
+                                   names=", ".join(masked))]
+        if data.get("channel_id") is not None and not _channel_exists(data["channel_id"]):
+            errors["channel_id"] = [_("No channel with this id.")]
         if data["target_type"] == TargetType.HTTP:
             if not data.get("url"):
                 errors["url"] = [_("An HTTP chrono needs a URL.")]
@@ -195,8 +266,6 @@ class ChronoInput(Input):
         else:
             if data.get("channel_id") is None:
                 errors["channel_id"] = [_("A message chrono needs a WhatsApp channel.")]
-            elif not _channel_exists(data["channel_id"]):
-                errors["channel_id"] = [_("No channel with this id.")]
             if not (data.get("message_template") or "").strip():
                 errors["message_template"] = [_("A message chrono needs a message.")]
             if not data.get("recipients"):
@@ -340,7 +409,5 @@ class PageArgs(Input):
     class Meta:
         unknown = EXCLUDE
 
-    skip = fields.Integer(load_default=0, error_messages=messages(invalid=_m("Must be a whole number.")),
-                          validate=validate.Range(min=0, error=_m("Must be 0 or more.")))
-    take = fields.Integer(load_default=20, error_messages=messages(invalid=_m("Must be a whole number.")),
-                          validate=validate.Range(1, 200, error=_m("Must be between 1 and 200.")))
+    skip = whole_number(0, MAX_SKIP, strict=False, load_default=0)
+    take = whole_number(1, MAX_TAKE, strict=False, load_default=20)

@@ -8,8 +8,8 @@ from sqlalchemy import and_, delete, or_, select, update
 
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, Trigger, new_signing_secret, utcnow
-from ..security import keep_masked
 from ..schedules import next_fire_time
+from . import credentials
 from .schemas import ChronoInput
 
 # Fields a person edits; what they typed (schedule), not what we derived (cron).
@@ -22,7 +22,7 @@ def as_input(chrono):
 
 def create_chrono(values, now=None):
     """`values` come from ChronoInput().load(), as the API and the forms both do."""
-    chrono = Chrono(**values)
+    chrono = Chrono(**values, secrets_origin=credentials.origin(values.get("url")))
     chrono.next_run_at = _next_run(chrono, now) if chrono.is_active else None
     db.session.add(chrono)
     db.session.flush()
@@ -33,10 +33,9 @@ def update_chrono(chrono, changes, now=None):
     """Apply a partial change (raw, or loaded with partial=True); the result is
     validated whole, as a create would be. Raises marshmallow.ValidationError."""
     changes = {name: value for name, value in changes.items() if name in EDITABLE}  # not derived ones
-    if "headers" in changes and isinstance(changes["headers"], dict):
-        # Masked values sent back (the edit form, a PATCH of a GET) keep the stored ones.
-        changes["headers"] = keep_masked(changes["headers"], chrono.headers)
+    changes.update(resolve_masks(chrono, changes))
     values = ChronoInput().load({**as_input(chrono), **changes})
+    chrono.secrets_origin = credentials.origin(values.get("url"))
     timing = (chrono.cron, chrono.timezone, chrono.is_active)
     for name, value in values.items():
         setattr(chrono, name, value)
@@ -44,6 +43,19 @@ def update_chrono(chrono, changes, now=None):
         _reschedule(chrono, now)
     db.session.flush()
     return chrono
+
+
+def resolve_masks(chrono, changes):
+    """{"headers": ...} to save or test `changes` (raw) with: masked values sent back
+    (the edit form, a PATCH of a GET) keep the stored ones, for the origin they were
+    saved for only (see credentials.py). Raises marshmallow.ValidationError."""
+    headers = changes.get("headers")
+    if "headers" in changes and not isinstance(headers, dict):
+        return {}  # not headers at all: ChronoInput says so
+    url = changes.get("url", chrono.url)
+    if not isinstance(url, str):
+        url = None
+    return {"headers": credentials.carry_over(headers, url, chrono.headers, chrono.url)}
 
 
 def rotate_secret(chrono):

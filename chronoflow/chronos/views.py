@@ -2,27 +2,29 @@
 import functools
 import zoneinfo
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from .. import executors, schedules, tasks
+from ..accounts import service as accounts
 from ..extensions import db
 from ..main.formatting import locale, relative, when
 from ..models import Channel, Chrono, RunStatus, TargetType, utcnow
-from ..security import keep_masked
-from . import bp, service
+from . import bp, credentials, service
 from .curl import CurlError, parse_curl
 from .forms import ChronoForm, payload_text
-from .schemas import ChronoInput
+from .schemas import NAME_LENGTH, SCHEDULE_LENGTH, ChronoInput
 
 PAGE_SIZE = 20
+MAX_PAGE = 10**6
 
 
 def _page():
     page = request.args.get("page", "1")
-    return max(1, int(page)) if page.isdigit() else 1
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    return min(max(1, int(page)), MAX_PAGE) if page.isdecimal() and len(page) < 8 else 1
 
 
 def _channels():
@@ -31,7 +33,7 @@ def _channels():
 
 @bp.route("/")
 def index():
-    search = request.args.get("q", "").strip()
+    search = request.args.get("q", "").replace("\0", "").strip()[:NAME_LENGTH]  # (no name holds more)
     state = request.args.get("state") if request.args.get("state") in service.STATES else None
     page = _page()
     total, chronos = service.list_chronos((page - 1) * PAGE_SIZE, PAGE_SIZE, search=search, state=state)
@@ -78,48 +80,54 @@ def _form_page(form, chrono):
                            timezones=timezones())
 
 
-def _validated(form):
-    """ChronoInput's values, or None with every problem next to its field at once."""
+def _validated(form, chrono=None):
+    """ChronoInput's values, or None with every problem next to its field at once.
+
+    Editing `chrono`: masked header values are its stored ones, for the origin they
+    were saved for only (credentials.py)."""
     data = form.to_input()
+    values, problems = None, {}
+    if chrono is not None:
+        try:
+            data.update(service.resolve_masks(chrono, data))
+        except ValidationError as exc:
+            problems = exc.messages
     try:
         values = ChronoInput().load(data)
     except ValidationError as exc:
         form.attach_errors(exc.messages)
-        return None
+    form.attach_errors(problems)
     return None if form.errors_found() else values
 
 
 def _save(form, chrono):
-    values = _validated(form)
+    values = _validated(form, chrono)
     if values is None:
         return None
     if chrono is None:
         chrono = service.create_chrono(values)
-        message = _("Chrono created. Its signing secret, shown only now: %(secret)s",
-                    secret=chrono.signing_secret)
+        _show_secret_once(chrono)
+        flash(_("Chrono created."), "success")
     else:
         service.update_chrono(chrono, values)
-        message = _("Changes saved.")
+        flash(_("Changes saved."), "success")
     db.session.commit()
     tasks.dispatch_chrono(chrono)
-    flash(message, "success")
     return chrono
 
 
 def _test(form, chrono=None):
     """Sends the request once, as the chrono would, without saving anything.
-
-    Editing a chrono: masked header values are its stored ones, and it is signed with its secret.
-    """
-    values = _validated(form)
+    Editing a chrono, it is signed with its secret."""
+    values = _validated(form, chrono)
     if values is None:
         return None
     if values["target_type"] != TargetType.HTTP:
         return {"ok": False, "error": _("Only webhooks can be tested for now.")}
+    extra = {"secrets_origin": credentials.origin(values["url"])}
     if chrono is not None:
-        values = {**values, "headers": keep_masked(values["headers"], chrono.headers),
-                  "signing_secret": chrono.signing_secret}
-    outcome = executors.prepare(Chrono(**values), current_app.config)()
+        extra["signing_secret"] = chrono.signing_secret
+    outcome = executors.prepare(Chrono(**values, **extra), current_app.config)()
     return {"ok": outcome.ok, "http_status": outcome.http_status, "duration_ms": outcome.duration_ms,
             "snippet": outcome.snippet, "error": outcome.error}
 
@@ -129,7 +137,7 @@ def test_send():
     """The Test button, with JavaScript: the outcome as JSON, or the fields' errors."""
     form = ChronoForm(channels=_channels())
     chrono_id = request.args.get("chrono", "")
-    chrono = db.get_or_404(Chrono, int(chrono_id)) if chrono_id.isdigit() else None
+    chrono = db.get_or_404(Chrono, int(chrono_id)) if chrono_id.isdecimal() and len(chrono_id) < 19 else None
     outcome = _test(form, chrono)
     if outcome is None:
         return jsonify(errors={field.name: field.errors for field in form if field.errors}), 422
@@ -154,6 +162,8 @@ def _preview(schedule, timezone, count=5):
     """The schedule in words and its next fire times, or what is wrong with it."""
     if not (schedule or "").strip():
         return None
+    if len(schedule) > SCHEDULE_LENGTH:  # as ChronoInput refuses it, before parsing it
+        return {"ok": False, "error": _("At most %(high)s characters.", high=SCHEDULE_LENGTH)}
     try:
         cron = schedules.normalize(schedule)
         zone = schedules.validate_timezone(timezone or current_app.config["DEFAULT_TIMEZONE"]).key
@@ -186,12 +196,27 @@ def preview():
 @bp.route("/chronos/<int:chrono_id>")
 def detail(chrono_id):
     chrono = db.get_or_404(Chrono, chrono_id)
+    new_secret = _secret_shown_once(chrono)
     status = request.args.get("status") if request.args.get("status") in RunStatus.ALL else None
     page = _page()
     total, runs = service.list_runs(chrono, (page - 1) * PAGE_SIZE, PAGE_SIZE, status=status)
     return render_template("chronos/detail.html", chrono=chrono, runs=runs, total=total, page=page,
                            pages=max(1, -(-total // PAGE_SIZE)), status=status, statuses=RunStatus.ALL,
-                           chart=service.recent_outcomes(chrono))
+                           chart=service.recent_outcomes(chrono), new_secret=new_secret)
+
+
+def _show_secret_once(chrono):
+    """The new signing secret, for the chrono's page to show once. Kept with the
+    session on the server, not flashed: a flash travels in the (readable) cookie."""
+    accounts.show_once(session.get("_user_id"), {"chrono_id": chrono.id, "signing_secret": chrono.signing_secret})
+
+
+def _secret_shown_once(chrono):
+    kept = accounts.take_shown_once(session.get("_user_id"))
+    if kept is None:
+        return None
+    db.session.commit()
+    return kept["signing_secret"] if kept.get("chrono_id") == chrono.id else None
 
 
 @bp.route("/chronos/<int:chrono_id>/pause", methods=["POST"])
@@ -214,9 +239,9 @@ def resume(chrono_id):
 @bp.route("/chronos/<int:chrono_id>/rotate-secret", methods=["POST"])
 def rotate_secret(chrono_id):
     chrono = service.rotate_secret(db.get_or_404(Chrono, chrono_id))
+    _show_secret_once(chrono)
     db.session.commit()
-    flash(_("New signing secret, shown only now: %(secret)s. The old one no longer works.",
-            secret=chrono.signing_secret), "success")
+    flash(_("New signing secret: the old one no longer works."), "success")
     return redirect(url_for("chronos.detail", chrono_id=chrono_id))
 
 

@@ -3,6 +3,7 @@ from datetime import timedelta, timezone
 
 from ..models import TargetType
 from . import http, message
+from .headers import from_person, outgoing
 from .outcome import Outcome
 
 # The same on every attempt of one occurrence, so receivers can deduplicate.
@@ -52,10 +53,14 @@ def prepare(chrono, config, run=None):
                 "method_not_allowed", f"Method {chrono.method} is not in ALLOWED_METHODS", retryable=False
             )
             return lambda: outcome
-        headers = dict(chrono.headers or {})
+        from ..chronos.credentials import for_origin  # (the chronos package imports this one)
+
+        own = {}
         if run is not None:
-            headers[RUN_ID_HEADER] = str(run.id)
-            headers[SCHEDULED_FOR_HEADER] = scheduled_for_header(run.scheduled_for)
+            own = {RUN_ID_HEADER: str(run.id),
+                   SCHEDULED_FOR_HEADER: scheduled_for_header(run.scheduled_for)}
+        person = for_origin(chrono.headers, chrono.secrets_origin, chrono.url)
+        headers = outgoing(from_person(person), own=own)
         request = http.HttpRequest(
             method=chrono.method,
             url=chrono.url,

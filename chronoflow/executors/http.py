@@ -19,6 +19,7 @@ from flask import current_app, has_app_context
 
 from ..security import mask_headers
 from . import transport
+from .headers import outgoing
 from .outcome import Outcome
 
 # Signed webhooks (README "Signed webhooks"): HMAC-SHA256 over "<timestamp>.<body>".
@@ -65,16 +66,16 @@ class HttpRequest:
 def build(request):
     """(body, headers, what the run's page shows as "request as sent", secrets masked)."""
     body, content_type = request.body()
-    # As requests and curl send them; what the person set wins.
-    headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
+    defaults = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}  # as curl sends them
     if content_type:
-        headers["Content-Type"] = content_type
-    headers.update(request.headers)
+        defaults["Content-Type"] = content_type
+    own = {}
     if request.signing_secret:
         timestamp = int(time.time())
-        headers[TIMESTAMP_HEADER] = str(timestamp)
-        headers[SIGNATURE_HEADER] = sign(request.signing_secret, timestamp, body)
-    sent = {
+        own = {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign(request.signing_secret, timestamp, body)}
+    headers = outgoing(request.headers, defaults=defaults, own=own)  # what the person set wins over defaults
+
+    sent = {  # what the run's page shows as "request as sent"; secrets masked
         "request": {
             "method": request.method,
             "url": request.url,

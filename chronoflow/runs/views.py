@@ -5,7 +5,7 @@ from ..models import ChronoRun
 from . import bp
 
 
-@bp.route("/runs/<int:run_id>")
+@bp.route("/runs/<bigint:run_id>")
 def detail(run_id):
     run = db.session.get(ChronoRun, run_id) or abort(404)
     return render_template("runs/detail.html", run=run, chrono=run.chrono)

@@ -46,7 +46,8 @@ CHRONOS = Chrono.__table__
 RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at", "next_attempt_at",
                "result")
 CHRONO_COLUMNS = ("id", "name", "target_type", "method", "url", "headers", "payload", "is_active", "config", "cron",
-                  "timezone", "signing_secret", "consecutive_failures", "paused_reason", "next_run_at", "recipients")
+                  "timezone", "signing_secret", "secrets_origin", "consecutive_failures", "paused_reason",
+                  "next_run_at", "recipients")
 # What the record reads again, under lock: no headers or payload to decode again.
 RECORD_RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at",
                       "next_attempt_at", "result")

@@ -3,11 +3,25 @@
 A person writes `Bom dia! Relatório de {{ data }}`; the sandbox keeps a template
 from reaching Python objects, and StrictUndefined turns a misspelt variable into
 an error when the chrono is saved instead of a blank in a message already sent.
+
+The sandbox does not bound what a template costs: `range(10**5)` nested twice
+runs for hours, `'x' * 10**10` asks for 10 GB. So render_bounded() renders in a
+child process, forked from a small server process that has this module loaded
+(multiprocessing's forkserver: a few milliseconds per render), with an address
+space limit, a wall-clock deadline after which it is killed, and a cap on the
+output. It serves any template that people write (messages today, webhook
+requests later), at save time and at send time alike.
 """
+import multiprocessing
+import os
+import resource
+import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
@@ -40,17 +54,116 @@ def variables(chrono_name, moment, tz, recipient_label="+55 11 98765-4321", phon
     }
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one render may cost (TEMPLATE_* settings)."""
+
+    timeout_s: float = 1.0
+    max_chars: int = 20_000
+    max_memory_mb: int = 64
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(timeout_s=config["TEMPLATE_TIMEOUT_MS"] / 1000, max_chars=config["TEMPLATE_MAX_OUTPUT_CHARS"],
+                   max_memory_mb=config["TEMPLATE_MAX_MEMORY_MB"])
+
+
 def render(source, values):
+    """The message for `values`, bounded by the app's TEMPLATE_* settings.
+    Raises MessageTemplateError, in words a person understands."""
+    limits = Limits.from_config(current_app.config) if has_app_context() else Limits()
+    return render_bounded(source, values, limits)
+
+
+def render_bounded(source, values, limits=Limits()):
+    """`source` rendered with `values` in the sandbox, in a child process that may use
+    `limits.max_memory_mb` more memory and `limits.timeout_s` of time, and write
+    `limits.max_chars` characters. Raises MessageTemplateError."""
+    receiver, sender = _context().Pipe(duplex=False)
+    child = _context().Process(target=_render_child, args=(sender, source, values, limits), daemon=True)
+    child.start()
+    sender.close()
     try:
-        return _env.from_string(source).render(values)
+        outcome = receiver.recv() if receiver.poll(limits.timeout_s) else ("timeout",)
+    except EOFError:  # the child died without a word: the memory limit, most likely
+        outcome = ("memory",)
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+    return _result(outcome, limits)
+
+
+def _result(outcome, limits):
+    kind, *details = outcome
+    if kind == "ok":
+        return details[0]
+    if kind == "timeout":
+        raise MessageTemplateError(_("The message takes too long to fill in (more than %(ms)s ms): "
+                                     "make its loops smaller.", ms=int(limits.timeout_s * 1000)))
+    if kind == "too_long":
+        raise MessageTemplateError(_("Filled in, the message is longer than %(n)s characters.", n=limits.max_chars))
+    if kind == "memory":
+        raise MessageTemplateError(_("The message needs too much memory to fill in (more than %(mb)s MB).",
+                                     mb=limits.max_memory_mb))
+    if kind == "undefined":
+        raise MessageTemplateError(_("%(problem)s. You can use: %(names)s.", problem=_undefined(details[0]),
+                                     names=", ".join("{{ %s }}" % name for name in VARIABLES)))
+    problem, line = details
+    where = _(" (line %(line)s)", line=line) if line else ""
+    raise MessageTemplateError(_("The message has a mistake in its {{ }} or {%% %%}%(where)s: %(problem)s",
+                                 where=where, problem=problem))
+
+
+_lock = threading.Lock()
+_mp_context = None
+
+
+def _context():
+    """multiprocessing's forkserver, with this module loaded once in the server."""
+    global _mp_context
+    with _lock:
+        if _mp_context is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["__main__", __name__])
+            _mp_context = context
+    return _mp_context
+
+
+def _render_child(sender, source, values, limits):
+    """In the child: render and send back ("ok", text) or what went wrong. Never raises."""
+    try:
+        _limit_memory(limits.max_memory_mb)
+        chunks, size = [], 0
+        for chunk in _env.from_string(source).generate(values):
+            size += len(chunk)
+            if size > limits.max_chars:
+                sender.send(("too_long",))
+                return
+            chunks.append(chunk)
+        sender.send(("ok", "".join(chunks)))
+    except MemoryError:
+        sender.send(("memory",))
     except UndefinedError as exc:
-        raise MessageTemplateError(_("%(problem)s. You can use: %(names)s.", problem=_undefined(exc),
-                                     names=", ".join("{{ %s }}" % name for name in VARIABLES))) from None
+        sender.send(("undefined", str(exc.message or "")))
     except TemplateError as exc:  # syntax errors, and the sandbox's SecurityError
-        line = getattr(exc, "lineno", None)
-        where = _(" (line %(line)s)", line=line) if line else ""
-        raise MessageTemplateError(_("The message has a mistake in its {{ }} or {%% %%}%(where)s: %(problem)s",
-                                     where=where, problem=exc.message or exc.__class__.__name__)) from None
+        sender.send(("error", str(exc.message or exc.__class__.__name__)[:300], getattr(exc, "lineno", None)))
+    except Exception as exc:  # noqa: BLE001 (e.g. a number past 4300 digits, a division by zero)
+        sender.send(("error", (str(exc) or exc.__class__.__name__)[:300], None))
+    finally:
+        sender.close()
+
+
+def _limit_memory(megabytes):
+    """Cap the address space at what the child has now plus `megabytes`."""
+    try:
+        with open("/proc/self/statm") as statm:
+            now = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux: the deadline still bounds it
+        return
+    limit = now + megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def check(source, timezone_name="UTC"):
@@ -58,8 +171,7 @@ def check(source, timezone_name="UTC"):
     render(source, variables("Chrono", SAMPLE_MOMENT, timezone_name))
 
 
-def _undefined(exc):
-    text = str(exc.message or "")
+def _undefined(text):
     # "'nome' is undefined" -> a sentence a person understands
     if text.endswith(" is undefined"):
         return _("There is no variable %(name)s", name=text[: -len(" is undefined")])

@@ -48,12 +48,19 @@ def test_an_api_token_is_made_shown_once_used_and_revoked(live_stack, page, scre
     assert refused.status_code == 401 and refused.json()["code"] == 401
 
 
-def test_signing_out_locks_the_dashboard_again(live_stack, page):
-    page.goto(live_stack + "/")
+def test_signing_out_locks_the_dashboard_again_even_for_a_copied_cookie(live_stack, live_user, new_page):
+    page = new_page(storage_state=None)  # its own session: the other tests share theirs
+    page.goto(live_stack + "/login")
+    page.get_by_label("Username").fill(live_user[0])
+    page.get_by_label("Password").fill(live_user[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    copy = new_page(storage_state=page.context.storage_state())
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are signed out.")).to_be_visible()
-    page.goto(live_stack + "/chronos/new")
-    expect(page).to_have_url(re.compile(r"/login\?next="))
+    for browser_page in (page, copy):
+        browser_page.goto(live_stack + "/chronos/new")
+        expect(browser_page).to_have_url(re.compile(r"/login\?next="))
 
 
 def test_an_admin_adds_a_teammate_from_a_phone(live_stack, live_user, new_page, screenshot):
