@@ -332,3 +332,17 @@ class WahaEvent(db.Model):
 
     request_id = db.Column(db.String(200), primary_key=True)
     received_at = db.Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class UnmatchedAck(db.Model):
+    """An ack for a message id no SentMessage has (yet). WhatsApp's first acks can
+    arrive while the executor is still writing the message's row; they wait here
+    and are folded in when it appears. The rest (messages sent from the phone by
+    hand, pruned runs) age out with the webhook ids."""
+
+    __tablename__ = "unmatched_acks"
+
+    message_key = db.Column(db.String(200), primary_key=True)
+    ack = db.Column(db.Integer, primary_key=True)
+    at = db.Column(UTCDateTime, nullable=False)
+    received_at = db.Column(UTCDateTime, nullable=False, default=utcnow, index=True)

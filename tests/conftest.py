@@ -125,7 +125,7 @@ def app(backend, tmp_path, request):
         db.session.remove()
         if backend == "postgres":
             db.session.execute(db.text(
-                "TRUNCATE chrono_runs, chronos, channels, api_tokens, users, waha_sessions, waha_events RESTART IDENTITY CASCADE"))
+                "TRUNCATE chrono_runs, chronos, channels, api_tokens, users, waha_sessions, waha_events, unmatched_acks RESTART IDENTITY CASCADE"))
             db.session.commit()
         db.engine.dispose()
     huey.storage.flush_all()

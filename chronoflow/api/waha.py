@@ -75,7 +75,7 @@ def list_sessions():
 @blp.arguments(SessionCreate)
 @blp.response(201, SessionSchema)
 def create_session(values):
-    return service.client().create_session(checked(values["name"]), start=values["start"]).as_json()
+    return service.create(checked(values["name"]), start=values["start"]).as_json()
 
 
 @blp.route("/<name>")

@@ -24,7 +24,7 @@ from marshmallow import (
 )
 
 from .. import schedules
-from ..waha import pacing, phones
+from ..waha import pacing, phones, receipts
 from ..waha import template as message_template
 from ..fields import Input, messages, text, whole_number
 from ..i18n import _m, normalize_locale
@@ -321,7 +321,9 @@ class RunSchema(Schema):
     http_status = fields.Integer(allow_none=True)
     response_snippet = fields.String(allow_none=True)
     error_message = fields.String(allow_none=True)
-    result = fields.Raw(allow_none=True)
+    result = fields.Function(lambda run: receipts.run_result(run), allow_none=True, metadata={
+        "description": "what the run did; a WhatsApp run's recipients[] each add delivery (sent, delivered, read, "
+                       "played, error) and delivered_at, read_at, played_at, failed_at"})
     duration_ms = fields.Integer(allow_none=True)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import ChronoRun, RunStatus, utcnow
-from ..waha import pacing, receipts, template
+from ..waha import pacing, receipts, state, template
 from ..waha.client import SessionNotReady, WahaClient, WahaError
 from ..waha.phones import RecipientError, digits_only, parse_recipient
 from .outcome import Outcome
@@ -108,11 +108,12 @@ class RunProgress:
     def save(self, records):
         if self.run_id is None:
             return True
-        if self.session is not None:
-            for record in records:
-                if record["status"] == SENT and record["to"] not in self.recorded:
-                    receipts.record_sent(self.run_id, self.session, record, datetime.fromisoformat(record["at"]))
-                    self.recorded.add(record["to"])
+        new = [r for r in records if r["status"] == SENT and r["to"] not in self.recorded]
+        if self.session is not None and new:
+            state.row(self.session, lock=True)  # receipts.py: acks of these messages wait for this commit
+            for record in new:
+                receipts.record_sent(self.run_id, self.session, record, datetime.fromisoformat(record["at"]))
+                self.recorded.add(record["to"])
         current = db.session.scalar(select(ChronoRun.result).where(ChronoRun.id == self.run_id))
         changed = db.session.execute(
             update(ChronoRun)

@@ -24,7 +24,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import WahaEvent, utcnow
+from ..models import UnmatchedAck, WahaEvent, utcnow
 from . import receipts, state
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,12 @@ def proven(config, body, headers, token=None):
 
 
 class Ignored(Exception):
-    """The delivery is proven but says nothing we use: answered 200, logged, dropped."""
+    """The delivery is proven but says nothing we use: answered 200, logged, dropped.
+    `unused`: a well-formed event ChronoFlow has no use for (WAHA may send any)."""
+
+    def __init__(self, reason, unused=False):
+        super().__init__(reason)
+        self.unused = unused
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,7 @@ def parse(body, request_id=None, now=None):
         raise Ignored("not a JSON object")
     kind = envelope.get("event")
     if kind not in EVENTS:
-        raise Ignored(f"event {str(kind)[:60]!r} is not one ChronoFlow uses")
+        raise Ignored(f"event {str(kind)[:60]!r} is not one ChronoFlow uses", unused=True)
     payload = envelope.get("payload")
     if not isinstance(payload, dict):
         raise Ignored(f"{kind} without a payload object")
@@ -132,7 +137,7 @@ def receive(body, request_id=None, now=None):
             return "duplicate", None
         alert = APPLY[event.kind](event, now)
     except Ignored as reason:
-        log.info("WAHA webhook ignored: %s", reason)
+        (log.info if reason.unused else log.warning)("WAHA webhook ignored: %s", reason)
         return "ignored", None
     _forget_old_ids(now)
     return "applied", alert
@@ -158,6 +163,7 @@ def _message_ack(event, now):
     key = receipts.message_key(payload.get("id"))
     if key is None:
         raise Ignored("message.ack without a message id")
+    state.row(event.session, lock=True)  # receipts.py: the executor may be writing this message's row
     if not receipts.apply_ack(key, level, event.at or now):
         log.debug("ack for message %s, not one of ours", key)
     return None
@@ -180,8 +186,9 @@ def _first_delivery(request_id, now):
 
 def _forget_old_ids(now):
     if random.random() < 0.02:  # now and then is enough: a few rows age out at a time
-        db.session.execute(delete(WahaEvent).where(WahaEvent.received_at < now - KEEP_IDS)
-                           .execution_options(synchronize_session=False))
+        for model in (WahaEvent, UnmatchedAck):
+            db.session.execute(delete(model).where(model.received_at < now - KEEP_IDS)
+                               .execution_options(synchronize_session=False))
 
 
 def _moment(value, now=None):

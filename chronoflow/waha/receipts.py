@@ -4,13 +4,18 @@ events (shared/waha-api.md §7) land on the SentMessage the executor wrote.
 Acks only move a message forward (delivered, then read, then played) and each
 time is kept from the first ack that implied it, so a retried or replayed ack,
 or one that arrives days late or out of order, changes nothing it should not.
+
+WhatsApp's first ack can come before the executor has written the message's
+row: it waits as an UnmatchedAck, folded in when the row is written. Both sides
+hold the session's row lock (state.row) meanwhile, so one always sees the other.
 """
 import re
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import ChronoRun, RunStatus, SentMessage
+from ..models import ChronoRun, RunStatus, SentMessage, UnmatchedAck
 
 ERROR, PENDING, SERVER, DEVICE, READ, PLAYED = -1, 0, 1, 2, 3, 4
 ACK_NAMES = {"ERROR": ERROR, "PENDING": PENDING, "SERVER": SERVER, "DEVICE": DEVICE, "READ": READ,
@@ -35,23 +40,49 @@ def message_key(message_id):
 
 
 def record_sent(run_id, session, record, at):
-    """A SentMessage for an executor record that was just sent (flushed by the caller's commit)."""
+    """A SentMessage for an executor record that was just sent, with the acks that
+    came before it. The caller holds the session's row lock and commits."""
     message = SentMessage(run_id=run_id, session=session, recipient=record["to"], chat_id=record.get("chat_id"),
                           message_id=record.get("message_id"), message_key=message_key(record.get("message_id")),
                           sent_at=at)
     db.session.add(message)
+    if message.message_key is not None:
+        db.session.flush()
+        _fold(message.message_key)
     return message
 
 
 def apply_ack(key, level, at):
-    """Record an ack on the message whose bare id is `key`. False when no message of
-    ours has that id (someone else's, or pruned with its run): nothing to do.
-
-    One conditional UPDATE, so two acks of one message arriving together cannot
-    undo each other.
-    """
+    """Record an ack on the message whose bare id is `key` (the caller holds its
+    session's row lock). False when no message of ours has that id: it is kept
+    as an UnmatchedAck, in case the executor is writing it right now."""
     if key is None:
         return False
+    if _update(key, level, at):
+        _fold(key)
+        return True
+    if db.session.get(UnmatchedAck, (key, level)) is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(UnmatchedAck(message_key=key, ack=level, at=at))
+        except IntegrityError:  # the same ack, delivered twice at once
+            pass
+    return False
+
+
+def _fold(key):
+    """Apply, then drop, the acks that arrived before the message's row."""
+    waiting = db.session.scalars(select(UnmatchedAck).where(UnmatchedAck.message_key == key)).all()
+    for ack in waiting:
+        _update(key, ack.ack, ack.at)
+    if waiting:
+        db.session.execute(delete(UnmatchedAck).where(UnmatchedAck.message_key == key)
+                           .execution_options(synchronize_session=False))
+
+
+def _update(key, level, at):
+    """One conditional UPDATE, so two acks of one message arriving together cannot
+    undo each other. True when a message has the id."""
     values = {}
     if level == ERROR:
         # An error only counts while WhatsApp had not delivered it.

@@ -6,7 +6,8 @@ Create Date: 2026-11-29
 
 sent_messages: each WhatsApp message a run sent and its receipts (message.ack);
 waha_sessions: each session as WAHA last reported it (session.status), its alert
-state and its pacing; waha_events: webhook deliveries already applied.
+state and its pacing; waha_events: webhook deliveries already applied;
+unmatched_acks: acks that arrived before their message's row.
 
 """
 from alembic import op
@@ -28,6 +29,16 @@ def upgrade():
     )
     with op.batch_alter_table('waha_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_waha_events_received_at'), ['received_at'], unique=False)
+
+    op.create_table('unmatched_acks',
+    sa.Column('message_key', sa.String(length=200), nullable=False),
+    sa.Column('ack', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('message_key', 'ack', name=op.f('pk_unmatched_acks'))
+    )
+    with op.batch_alter_table('unmatched_acks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_unmatched_acks_received_at'), ['received_at'], unique=False)
 
     op.create_table('waha_sessions',
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -74,6 +85,10 @@ def downgrade():
 
     op.drop_table('sent_messages')
     op.drop_table('waha_sessions')
+    with op.batch_alter_table('unmatched_acks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_unmatched_acks_received_at'))
+
+    op.drop_table('unmatched_acks')
     with op.batch_alter_table('waha_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_waha_events_received_at'))
 
