@@ -128,9 +128,11 @@ def estimate(recipients, schedule, timezone, config):
         text = _("1 recipient: each run sends one message.")
     else:
         pause_low, pause_high = sorted(delay)
-        text = _("%(n)s recipients: each run takes about %(low)s to %(high)s, one message every %(pause_low)s to "
-                 "%(pause_high)s seconds (WhatsApp bans numbers that send faster).", n=recipients,
-                 low=_duration(low), high=_duration(high), pause_low=f"{pause_low:g}", pause_high=f"{pause_high:g}")
+        shortest, longest = _duration(low), _duration(high)
+        took = shortest if shortest == longest else _("%(low)s to %(high)s", low=shortest, high=longest)
+        text = _("%(n)s recipients: each run takes about %(time)s, one message every %(pause_low)s to "
+                 "%(pause_high)s seconds (WhatsApp bans numbers that send faster).", n=recipients, time=took,
+                 pause_low=f"{pause_low:g}", pause_high=f"{pause_high:g}")
     cap = config["MESSAGE_DAILY_CAP"]
     try:
         cron = schedules.normalize(schedule or "")
