@@ -227,6 +227,30 @@ def make_chrono(app):
     return make
 
 
+@pytest.fixture
+def channel(app):
+    """A committed WhatsApp channel, "Loja", that sends from WAHA's session "default"."""
+    from chronoflow.models import Channel
+
+    channel = Channel(name="Loja", session="default")
+    db.session.add(channel)
+    db.session.commit()
+    return channel
+
+
+def run_now(chrono):
+    """A manual run of `chrono`, executed in this thread; the run as recorded."""
+    from chronoflow.chronos import service
+    from chronoflow.models import ChronoRun
+    from chronoflow.scheduling import runner
+
+    run = service.trigger_now(chrono)
+    db.session.commit()
+    runner.execute_run(run.id)
+    db.session.expire_all()
+    return db.session.get(ChronoRun, run.id)
+
+
 def utc(*args):
     return datetime(*args, tzinfo=timezone.utc)
 

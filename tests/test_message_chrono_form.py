@@ -6,7 +6,7 @@ import re
 import pytest
 
 from chronoflow.extensions import db
-from chronoflow.models import Channel, Chrono, ChronoRun, SentMessage
+from chronoflow.models import Chrono, ChronoRun, SentMessage
 
 from .conftest import csrf_token_in
 
@@ -19,14 +19,6 @@ def waha(app, fake_waha):
     fake_waha.add_session("default", "SCAN_QR_CODE")
     fake_waha.pair("default", "5511900000000")
     return fake_waha
-
-
-@pytest.fixture
-def channel(app):
-    channel = Channel(name="Loja", session="default")
-    db.session.add(channel)
-    db.session.commit()
-    return channel
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ from chronoflow.extensions import db
 from chronoflow.models import Channel, ChronoRun, RunStatus
 from chronoflow.scheduling import runner
 
+from .conftest import run_now
+
 ANA, BRUNO, GROUP = "+55 (11) 98765-4321", "21998765432", "120363012345678901@g.us"
 
 
@@ -29,14 +31,6 @@ def message_chrono(app, make_chrono):
                            message_template=template, recipients=list(recipients), schedule="@daily", **fields)
 
     return make
-
-
-def run_now(chrono):
-    run = service.trigger_now(chrono)
-    db.session.commit()
-    runner.execute_run(run.id)
-    db.session.expire_all()
-    return db.session.get(ChronoRun, run.id)
 
 
 def statuses(run):

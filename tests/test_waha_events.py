@@ -13,9 +13,9 @@ import requests
 
 from chronoflow.chronos import service
 from chronoflow.extensions import db
-from chronoflow.models import Channel, ChronoRun, SentMessage, UnmatchedAck, WahaEvent, WahaSession
-from chronoflow.scheduling import runner
+from chronoflow.models import SentMessage, UnmatchedAck, WahaEvent, WahaSession
 
+from . import conftest
 from .conftest import csrf_token_in, drain
 from .support.server import serving
 
@@ -63,11 +63,8 @@ def link(client, fake, phone="5511900000000"):
 
 
 @pytest.fixture
-def message_chrono(make_chrono):
+def message_chrono(make_chrono, channel):
     def make(recipients=(ANA, BRUNO)):
-        channel = Channel(name="Loja", session="default")
-        db.session.add(channel)
-        db.session.commit()
         return make_chrono(name="Lembrete", target_type="MESSAGE", channel_id=channel.id, url=None,
                            message_template="Oi {{ recipient }}", recipients=list(recipients), schedule="@daily")
 
@@ -75,11 +72,9 @@ def message_chrono(make_chrono):
 
 
 def run_now(chrono):
-    run = service.trigger_now(chrono)
-    db.session.commit()
-    runner.execute_run(run.id)
+    run = conftest.run_now(chrono)
     settle()
-    return db.session.get(ChronoRun, run.id)
+    return run
 
 
 def post_event(base, event, payload, session="default", path="", headers=None, timestamp=None):

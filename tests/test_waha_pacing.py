@@ -5,13 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from chronoflow.chronos import service
 from chronoflow.extensions import db
-from chronoflow.models import Channel, ChronoRun, RunStatus, SentMessage, utcnow
-from chronoflow.scheduling import runner
+from chronoflow.models import RunStatus, SentMessage, utcnow
 from chronoflow.waha import pacing
 
-from .conftest import utc
+from .conftest import run_now, utc
 
 
 @pytest.fixture
@@ -22,25 +20,9 @@ def waha(app, fake_waha):
     return fake_waha
 
 
-@pytest.fixture
-def channel(app):
-    channel = Channel(name="Loja", session="default")
-    db.session.add(channel)
-    db.session.commit()
-    return channel
-
-
 def message_chrono(make_chrono, channel, recipients, name="Lembrete", schedule="@daily"):
     return make_chrono(name=name, target_type="MESSAGE", channel_id=channel.id, url=None, message_template="Oi",
                        recipients=list(recipients), schedule=schedule)
-
-
-def run_now(chrono):
-    run = service.trigger_now(chrono)
-    db.session.commit()
-    runner.execute_run(run.id)
-    db.session.expire_all()
-    return db.session.get(ChronoRun, run.id)
 
 
 @pytest.mark.parametrize("cron, tz, limit, expected", [

@@ -10,7 +10,7 @@ import pytest
 
 from chronoflow.chronos import service
 from chronoflow.extensions import db
-from chronoflow.models import Channel, SentMessage, WahaSession
+from chronoflow.models import Channel, WahaSession
 from chronoflow.scheduling import streaks
 from chronoflow.waha import events, receipts, state
 
@@ -80,8 +80,9 @@ def test_an_ack_for_no_message_of_ours_is_kept_a_while_and_changes_nothing(messa
 
 
 def test_the_tally_counts_each_stage_reached():
-    recipients = [{"delivery": state} for state in ("played", "read", "delivered", "sent", "error", None)]
-    assert receipts.tally(recipients) == {"total": 6, "sent": 5, "delivered": 3, "read": 2, "played": 1, "error": 1}
+    recipients = [{"status": "sent", "delivery": state} for state in ("played", "read", "delivered", "sent", "error")]
+    recipients += [{"status": "sent", "delivery": None}, {"status": "failed", "delivery": None}]
+    assert receipts.tally(recipients) == {"total": 7, "sent": 6, "delivered": 3, "read": 2, "played": 1, "error": 1}
 
 
 # --- session states ---------------------------------------------------------------

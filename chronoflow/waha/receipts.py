@@ -152,10 +152,10 @@ def tally(recipients):
     counts = {"total": len(recipients), "sent": 0, "delivered": 0, "read": 0, "played": 0, "error": 0}
     rank = {state: n for n, state in enumerate(DELIVERY_STATES)}
     for record in recipients:
-        state = record.get("delivery")
-        if state is None:
+        if record.get("status") != "sent":
             continue
         counts["sent"] += 1
+        state = record.get("delivery") or "sent"  # no receipt row: a run from before receipts
         if state == "error":
             counts["error"] += 1
             continue
