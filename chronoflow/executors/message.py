@@ -156,9 +156,7 @@ def send(job, client, progress, sleep=time.sleep):
             continue  # an earlier attempt delivered it
         try:
             recipient = parse_recipient(entry, job.region)
-            values = template.variables(job.chrono_name, job.scheduled_for, job.timezone,
-                                        recipient.label, "+" + recipient.phone if recipient.phone else "")
-            text = template.render(job.template, values)
+            text = _render(job, recipient, job.scheduled_for)
         except (RecipientError, template.MessageTemplateError) as exc:
             records[index] = _record(entry, FAILED, attempt, error=str(exc), code="invalid")
             if not progress.save(records):
@@ -196,6 +194,12 @@ def send(job, client, progress, sleep=time.sleep):
         if not progress.save(records):
             return finish("Another worker took over this run.", "superseded")
     return finish()
+
+
+def _render(job, recipient, moment):
+    values = template.variables(job.chrono_name, moment, job.timezone, recipient.label,
+                                "+" + recipient.phone if recipient.phone else "")
+    return template.render(job.template, values)
 
 
 def _carry_over(entry, earlier):
@@ -254,9 +258,7 @@ def send_test(chrono, config, to=None):
         if not session.working:
             raise SessionNotReady(job.session, session.status)
         recipient = parse_recipient(to or "+" + digits_only(session.me_id), job.region)
-        values = template.variables(job.chrono_name, utcnow(), job.timezone, recipient.label,
-                                    "+" + recipient.phone if recipient.phone else "")
-        text = template.render(job.template, values)
+        text = _render(job, recipient, utcnow())
         chat_id, _message_id = client.send_to(job.session, recipient, text)
     except WahaError as exc:
         return Outcome.failure(_code(exc), str(exc), _elapsed_ms(started), retryable=False)

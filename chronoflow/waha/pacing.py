@@ -25,6 +25,8 @@ from ..models import SentMessage, WahaSession, utcnow
 from . import state
 
 DAY = timedelta(hours=24)
+MOST_RUNS_A_DAY = 86_400  # a cron fires at most once a second
+COUNT_BUDGET = 50_000  # occurrences counted at most, whatever the schedule
 
 
 class DailyCapReached(Exception):
@@ -75,7 +77,8 @@ def sent(session, slot, now=None):
 
 def busiest_day(cron, tz, limit, now=None, days=8):
     """The most occurrences in any 24 hours over the next `days` days (a week, so
-    weekly schedules count too), counting no further than limit + 1.
+    weekly schedules count too), counting no further than limit + 1 (nor past
+    COUNT_BUDGET occurrences: the form asks this as people type).
 
     Close enough around DST changes for a cap: croniter without our DST rules.
     """
@@ -84,7 +87,9 @@ def busiest_day(cron, tz, limit, now=None, days=8):
     horizon = start + timedelta(days=days)
     window, busiest = deque(), 0
     times = croniter(cron, start, second_at_beginning=schedules.has_seconds(cron))
-    while busiest <= limit:
+    for _counted in range(COUNT_BUDGET):
+        if busiest > limit:
+            break
         moment = times.get_next(datetime)
         if moment > horizon:
             break
@@ -100,6 +105,8 @@ def cap_problem(cron, tz, recipients, cap):
     if not cap or not recipients:
         return None
     limit = cap // recipients  # the most runs a day that stay within the cap
+    if limit >= MOST_RUNS_A_DAY:
+        return None
     runs = busiest_day(cron, tz, limit)
     if runs <= limit:
         return None
@@ -142,7 +149,7 @@ def estimate(recipients, schedule, timezone, config):
     problem = cap_problem(cron, zone, recipients, cap)
     if problem:
         return {"text": text, "problem": problem}
-    if cap:
+    if cap and cap // recipients < MOST_RUNS_A_DAY:
         runs = busiest_day(cron, zone, cap // recipients)
         text += " " + _("Up to %(messages)s messages a day, of the %(cap)s one WhatsApp number may send "
                         "(MESSAGE_DAILY_CAP).", messages=runs * recipients, cap=cap)

@@ -202,6 +202,6 @@ def send_estimate(recipients, schedule, timezone):
 def estimate():
     """The chrono form's script asks this as the recipients or the schedule change."""
     count = request.args.get("recipients", "0")
-    return jsonify(pacing.estimate(min(int(count), 100_000) if count.isdigit() else 0,
+    return jsonify(pacing.estimate(min(int(count), 100_000) if count.isdigit() and len(count) < 7 else 0,
                                    request.args.get("schedule", ""), request.args.get("timezone", ""),
                                    current_app.config))
