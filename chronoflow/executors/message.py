@@ -150,6 +150,7 @@ def send(job, client, progress, sleep=time.sleep):
         return finish(str(exc), _code(exc), exc.retryable)
 
     attempt = progress.attempt
+    sent_now = 0
     for index, entry in enumerate(job.entries):
         record = records[index]
         if record["status"] == SENT:
@@ -170,8 +171,8 @@ def send(job, client, progress, sleep=time.sleep):
                     records[later] = _record(job.entries[later], FAILED, attempt, error=str(exc), code="daily_cap")
             progress.save(records)
             return finish(str(exc), "daily_cap")
-        wait = (slot.at - utcnow()).total_seconds()
-        if wait > 0:
+        wait = max((slot.at - utcnow()).total_seconds(), 0)
+        if wait or sent_now:
             sleep(wait)  # the session's turn: see the module's docstring
             if not progress.save(records):  # still ours after the pause? else the new owner sends
                 return finish("Another worker took over this run.", "superseded")
@@ -184,6 +185,7 @@ def send(job, client, progress, sleep=time.sleep):
                 records[index] = _record(entry, SENT, attempt, label=recipient.label, chat_id=chat_id,
                                          message_id=message_id)
                 pacing.sent(job.session, slot)
+                sent_now += 1
         except WahaError as exc:
             records[index] = _record(entry, FAILED, attempt, label=recipient.label, error=str(exc),
                                      code=_code(exc), retryable=exc.retryable)
