@@ -11,6 +11,9 @@ from .extensions import db
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# SQLite reuses the highest id after a delete unless the table says AUTOINCREMENT:
+# an API client holding a deleted chrono's id would then change someone else's.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 
 
 def new_signing_secret():
@@ -115,6 +118,7 @@ class Chrono(db.Model):
             postgresql_where=text("is_active"),
             sqlite_where=text("is_active = 1"),
         ),
+        NEVER_REUSE_IDS,
     )
 
     @property
@@ -141,7 +145,9 @@ class ChronoRun(db.Model):
     trigger = db.Column(db.String(16), nullable=False, default=Trigger.SCHEDULE)
     status = db.Column(db.String(16), nullable=False, default=RunStatus.PENDING)
     attempt = db.Column(db.Integer, nullable=False, default=0)
-    started_at = db.Column(UTCDateTime)
+    started_at = db.Column(UTCDateTime)  # the first attempt's start: lateness is measured on it
+    # The current attempt's start: whether a "running" attempt may still be alive.
+    attempt_started_at = db.Column(UTCDateTime)
     finished_at = db.Column(UTCDateTime)
     next_attempt_at = db.Column(UTCDateTime)
     http_status = db.Column(db.Integer)
@@ -174,6 +180,7 @@ class ChronoRun(db.Model):
             postgresql_where=text("status IN ('pending', 'running', 'retrying')"),
             sqlite_where=text("status IN ('pending', 'running', 'retrying')"),
         ),
+        NEVER_REUSE_IDS,
     )
 
     @property
@@ -188,6 +195,7 @@ class ChronoRun(db.Model):
 
 class Channel(db.Model):
     __tablename__ = "channels"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id = db.Column(Integer, primary_key=True)
     name = db.Column(db.String(100), nullable=False, unique=True)
@@ -219,6 +227,7 @@ class User(db.Model):
     is one team's scheduler, not a multi-tenant service."""
 
     __tablename__ = "users"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id = db.Column(Integer, primary_key=True)
     username = db.Column(db.String(80), nullable=False, unique=True)  # stored lower-case
@@ -250,6 +259,7 @@ class ApiToken(db.Model):
     is shown once, when it is created."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id = db.Column(Integer, primary_key=True)
     user_id = db.Column(Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)

@@ -7,6 +7,7 @@ the recovery sweep re-dispatches whatever the transport loses.
 """
 import calendar
 import logging
+import math
 import random
 import time
 from datetime import timezone
@@ -46,12 +47,24 @@ class UTCSqliteStorage(SqliteStorage):
         return super().read_schedule(ts.replace(tzinfo=timezone.utc))
 
 
+def next_tick(now, interval):
+    """The next dispatcher tick after `now` (epoch seconds): on the clock, in the
+    middle of each interval (hh:mm:30 with the default 60 s), so the tick that
+    writes a minute's runs never competes with the burst at hh:mm:00."""
+    phase = interval / 2 if interval >= 10 else 0
+    return (math.floor((now - phase) / interval) + 1) * interval + phase
+
+
 class HeartbeatScheduler(Scheduler):
-    """Huey's scheduler loop (every second, in every consumer) also writes the
-    worker's heartbeat every WORKER_BEAT_SECONDS, and moves the tasks whose ETA
-    came to the queue all at once (Huey pushes them one command at a time)."""
+    """Huey's scheduler loop (every second, in every consumer), with three changes:
+    the dispatcher tick follows the wall clock (Huey's periodic check runs every
+    60 s from whenever the consumer started), the worker's heartbeat is written
+    every WORKER_BEAT_SECONDS, and the tasks whose ETA came go to the queue all at
+    once (Huey pushes them one command at a time)."""
 
     _next_beat = 0.0
+    _next_tick = 0.0  # the first tick comes at start: whatever fell due while we were down
+    tick_seconds = 60
 
     def loop(self, now=None):
         if time.monotonic() >= self._next_beat:
@@ -75,11 +88,13 @@ class HeartbeatScheduler(Scheduler):
                 self.huey.enqueue_many(task_list)
             except Exception:
                 self._logger.exception("Error enqueueing %d scheduled tasks.", len(task_list))
-        if self.periodic and self._next_periodic <= time.monotonic():
-            # Skip checks missed during a stall (e.g. suspend) to avoid dupes.
-            while self._next_periodic <= time.monotonic():
-                self._next_periodic += self.periodic_task_seconds
-            self.enqueue_periodic_tasks(now)
+        if self.periodic and time.time() >= self._next_tick:
+            # A stall (suspend, a slow loop) skips the ticks it missed: one tick catches up on everything.
+            self._next_tick = next_tick(time.time(), self.tick_seconds)
+            try:
+                self.enqueue_periodic_tasks(now)
+            except Exception:
+                self._logger.exception("Error enqueueing the dispatcher tick.")
         self.sleep_for_interval(current, self.interval)
 
 
@@ -146,8 +161,8 @@ class ChronoHuey(Huey):
 
     def create_consumer(self, **options):
         # Huey checks periodic tasks every 60 s, a class constant; the dispatcher
-        # tick follows SCHEDULER_INTERVAL instead.
-        scheduler = type("TickScheduler", (HeartbeatScheduler,), {"periodic_task_seconds": self.tick_seconds})
+        # tick follows SCHEDULER_INTERVAL instead, on the clock.
+        scheduler = type("TickScheduler", (HeartbeatScheduler,), {"tick_seconds": self.tick_seconds})
         consumer = type("ChronoConsumer", (Consumer,), {"scheduler_class": scheduler})
         return consumer(self, **options)
 

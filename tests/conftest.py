@@ -242,17 +242,36 @@ def run_now(chrono):
     """A manual run of `chrono`, executed in this thread; the run as recorded."""
     from chronoflow.chronos import service
     from chronoflow.models import ChronoRun
-    from chronoflow.scheduling import runner
 
     run = service.trigger_now(chrono)
     db.session.commit()
-    runner.execute_run(run.id)
-    db.session.expire_all()
+    run_task(run.id)
     return db.session.get(ChronoRun, run.id)
 
 
 def utc(*args):
     return datetime(*args, tzinfo=timezone.utc)
+
+
+def run_task(run_id, due=None, **kwargs):
+    """What the task of this one run does (scheduling/runner.py); returns its Result.
+    `due`: the task's moment; by default the run's time (a first attempt) or now (a retry)."""
+    from chronoflow.models import ChronoRun
+    from chronoflow.scheduling import runner
+
+    if due is None:
+        run = db.session.get(ChronoRun, run_id)
+        due = run.scheduled_for if run is not None and run.attempt == 0 else datetime.now(timezone.utc)
+    db.session.commit()
+    result = runner.execute(due, [run_id], **kwargs)
+    db.session.expire_all()
+    return result
+
+
+def retry_delay(result):
+    """The seconds before the next attempt a task's Result asks for, or None."""
+    (delay,) = [seconds for _run_id, seconds in result.retries] or [None]
+    return delay
 
 
 def drain(until=None, limit=1000):

@@ -270,3 +270,74 @@ def test_the_history_leaves_out_occurrences_not_due_yet(client):
     manual = client.post(f"/api/chronos/{created['id']}/trigger").get_json()
     body = client.get(f"/api/chronos/{created['id']}/runs").get_json()
     assert body["total"] == 1 and [r["id"] for r in body["items"]] == [manual["id"]]
+
+
+def queue_down(monkeypatch):
+    monkeypatch.setattr(huey, "storage", UTCRedisStorage("down", url="redis://127.0.0.1:9/0"))
+
+
+def test_a_create_with_the_queue_down_is_saved_and_answered_as_saved(client, monkeypatch):
+    """The database is the record: the chrono and its one-time secret reach the
+    client, and the runs the queue would not take wait for the next tick."""
+    from chronoflow import tasks
+
+    queue_down(monkeypatch)
+    response = post(client, {**VALID, "schedule": "every 10 seconds"})
+
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["signing_secret"].startswith("whsec_")
+    chrono = db.session.get(Chrono, body["id"])
+    assert chrono.next_run_at is not None
+    assert db.session.scalar(db.select(db.func.count()).select_from(ChronoRun)) == 0  # taken back
+
+    monkeypatch.undo()  # the queue is back: the next tick dispatches what was withdrawn
+    assert tasks.dispatch_due() >= 7
+    assert huey.scheduled_count() + huey.pending_count() >= 1
+
+
+def test_run_now_with_the_queue_down_is_a_503_that_leaves_nothing_behind(client, monkeypatch):
+    created = post(client, VALID).get_json()
+    queue_down(monkeypatch)
+    response = client.post(f"/api/chronos/{created['id']}/trigger")
+    assert response.status_code == 503
+    assert "queue" in response.get_json()["message"]
+    assert db.session.scalar(db.select(db.func.count()).select_from(ChronoRun)) == 0
+
+
+def test_a_payload_without_a_method_is_posted(client):
+    assert post(client, {**VALID, "payload": {"kind": "daily"}}).get_json()["method"] == "POST"
+    assert post(client, VALID).get_json()["method"] == "GET"
+    assert post(client, {**VALID, "payload": "x", "method": "PUT"}).get_json()["method"] == "PUT"
+
+
+def test_ids_of_deleted_rows_are_never_given_again(client, api_token):
+    """An API client that kept a deleted chrono's id must not change another one with it."""
+    from chronoflow.accounts import service as accounts
+    from chronoflow.models import ApiToken, User
+
+    first = post(client, VALID).get_json()["id"]
+    last = post(client, VALID).get_json()["id"]
+    assert client.delete(f"/api/chronos/{last}").status_code == 204
+    assert post(client, VALID).get_json()["id"] > last
+
+    run = client.post(f"/api/chronos/{first}/trigger").get_json()["id"]
+    db.session.execute(db.delete(ChronoRun).where(ChronoRun.id == run))
+    db.session.commit()
+    assert client.post(f"/api/chronos/{first}/trigger").get_json()["id"] > run
+
+    channel = client.post("/api/channels", json={"name": "a", "session": "default"}).get_json()["id"]
+    assert client.delete(f"/api/channels/{channel}").status_code == 204
+    assert client.post("/api/channels", json={"name": "b", "session": "default"}).get_json()["id"] > channel
+
+    user = User(username="gone", password_hash="x")
+    db.session.add(user)
+    db.session.commit()
+    gone, token = user.id, accounts.create_token(user, {"name": "t"})[0].id
+    db.session.delete(user)
+    db.session.commit()
+    again = User(username="again", password_hash="x")
+    db.session.add(again)
+    db.session.commit()
+    assert again.id > gone and accounts.create_token(again, {"name": "t"})[0].id > token
+    assert db.session.get(ApiToken, token) is None

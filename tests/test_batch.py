@@ -1,4 +1,5 @@
-"""Runs due at the same moment, executed in one task: on SQLite and on PostgreSQL."""
+"""Runs due at the same moment, executed in one task (the runner's one path, with
+many runs): on SQLite and on PostgreSQL."""
 from collections import Counter
 from datetime import timedelta
 
@@ -10,12 +11,17 @@ from chronoflow.executors import RUN_ID_HEADER, SCHEDULED_FOR_HEADER
 from chronoflow.extensions import db
 from chronoflow.models import Chrono, ChronoRun, RunStatus, Trigger, utcnow
 from chronoflow.queue import huey
-from chronoflow.scheduling import batch
-from chronoflow.scheduling.batch import execute_batch, fire_calls
+from chronoflow.scheduling import runner
+from chronoflow.scheduling.calls import fire_calls
 from chronoflow.scheduling.recovery import recover_lost_runs
 
 from .conftest import drain
 from .support.target import Reply
+
+
+def execute_batch(due, run_ids, **kwargs):
+    """What one of a burst's tasks does."""
+    return runner.execute(due, run_ids, share=True, **kwargs)
 
 
 def due_runs(chronos, at):
@@ -54,7 +60,7 @@ def test_the_dispatcher_gives_runs_due_together_to_few_tasks_that_fire_and_recor
     assert all(chrono.last_run_status == "success" for chrono in db.session.scalars(select(Chrono)))
 
 
-def test_a_lone_run_and_message_runs_keep_the_single_run_task(app, make_chrono):
+def test_a_lone_run_and_message_runs_get_a_task_each(app, make_chrono):
     from chronoflow.models import Channel
 
     channel = Channel(name="loja", session="default")
@@ -69,7 +75,10 @@ def test_a_lone_run_and_message_runs_keep_the_single_run_task(app, make_chrono):
         chrono.next_run_at = at + timedelta(seconds=1)  # due together, but they pace themselves for minutes
     db.session.commit()
     tasks.dispatch_due()
-    assert [task.name for task in huey.scheduled()] == ["execute_run"] * 3
+    scheduled = huey.scheduled()
+    assert [task.name for task in scheduled] == ["execute_runs"] * 3
+    assert sorted(len(task.args[1]) for task in scheduled) == [1, 1, 1]
+    assert not any(task.args[2] for task in scheduled)  # nothing of their moments to share
 
 
 def test_success_failure_and_retry_in_one_batch(make_chrono, target):
@@ -123,7 +132,8 @@ def test_the_overlap_policy_skips_a_run_whose_previous_one_is_still_running(make
     now = utcnow()
     for chrono in (busy, allowed):  # a run of each is mid-call
         db.session.add(ChronoRun(chrono_id=chrono.id, scheduled_for=now - timedelta(seconds=61), trigger="schedule",
-                                 status=RunStatus.RUNNING, attempt=1, started_at=now - timedelta(seconds=2)))
+                                 status=RunStatus.RUNNING, attempt=1, started_at=now - timedelta(seconds=2),
+                                 attempt_started_at=now - timedelta(seconds=2)))
     ids = due_runs([busy, calm, allowed], now - timedelta(seconds=1))
 
     execute_batch(now, ids)
@@ -157,8 +167,8 @@ def test_the_misfire_policy_decides_what_a_batch_of_missed_chronos_fires(make_ch
 def test_a_batch_delivered_early_comes_back_on_time_without_touching_a_row(make_chrono, target):
     due = utcnow() + timedelta(seconds=30)
     ids = due_runs([make_chrono(url=target.url("/hook")) for _ in range(2)], due)
-    result = execute_batch(due, ids)
-    assert 28 < result.later <= 30
+    result = execute_batch(due, ids)  # delivered half a minute early
+    assert result.later == [(due, ids)]
     assert {run.status for run in rows(ids).values()} == {"pending"} and target.received() == []
 
 
@@ -206,11 +216,11 @@ def test_a_batch_lost_between_claim_and_record_is_finished_by_recovery_exactly_o
     assert {(run.status, run.attempt) for run in rows(ids).values()} == {("running", 1)}
 
     later = utcnow() + timedelta(minutes=10)  # past the timeout and RECOVERY_AFTER_SECONDS
-    again = recover_lost_runs(now=later)
+    again, _end = recover_lost_runs(now=later)
     db.session.commit()
-    assert sorted(again) == sorted(ids)
-    assert recover_lost_runs(now=later) == []  # retrying, with its task: not found twice
-    tasks.enqueue_runs_now(again)
+    assert sorted(again) == sorted((run_id, True) for run_id in ids)
+    assert recover_lost_runs(now=later) == ([], None)  # retrying, with its task: not found twice
+    tasks.enqueue_now(again)
     drain()
 
     runs = rows(ids)
@@ -218,14 +228,14 @@ def test_a_batch_lost_between_claim_and_record_is_finished_by_recovery_exactly_o
     assert [a["attempt"] for a in runs[ids[0]].result["attempts"]] == [2]
     per_run = Counter(int(call.headers[RUN_ID_HEADER]) for call in target.received())
     assert per_run == {run_id: 2 if calls_made else 1 for run_id in ids}  # never more than the attempts
-    tasks.enqueue_runs_now(ids)  # a stray duplicate task: the rows say they are done
+    tasks.enqueue_now([(run_id, True) for run_id in ids])  # a stray duplicate task: the rows say they are done
     drain()
     assert len(target.received()) == sum(per_run.values())
 
 
 def test_an_unexpected_error_in_one_call_costs_only_that_run(make_chrono, target, monkeypatch):
     ids = due_runs([make_chrono(url=target.url(f"/hook/{n}")) for n in range(3)], utcnow() - timedelta(seconds=1))
-    real = batch.executors.prepare
+    real = runner.executors.prepare
 
     def prepare(chrono, config, run=None):
         call = real(chrono, config, run)
@@ -237,7 +247,7 @@ def test_an_unexpected_error_in_one_call_costs_only_that_run(make_chrono, target
 
         return broken
 
-    monkeypatch.setattr(batch.executors, "prepare", prepare)
+    monkeypatch.setattr(runner.executors, "prepare", prepare)
     execute_batch(utcnow(), ids)
     runs = rows(ids)
     assert [runs[i].status for i in ids] == ["success", "retrying", "success"]
@@ -299,6 +309,6 @@ def test_runs_due_together_later_go_on_the_schedule_as_one_task_a_moment_early(m
     tasks.dispatch_due()
 
     (task,) = huey.scheduled()
-    assert task.name == "execute_batch" and task.eta == (at - timedelta(seconds=1)).replace(tzinfo=None)
-    due, run_ids = task.args
+    assert task.name == "execute_runs" and task.eta == (at - timedelta(seconds=1)).replace(tzinfo=None)
+    due, run_ids, _share = task.args
     assert due == at and sorted(run_ids) == sorted(db.session.scalars(select(ChronoRun.id)).all())

@@ -76,11 +76,18 @@ def test_ensure_admin_without_a_terminal_says_how_and_with_users_says_nothing(ap
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_fresh_install_asks_for_the_first_user_in_the_terminal(app, tmp_path):
-    """What scripts/run does on its first start: `flask users ensure-admin` on a real terminal."""
+    """What scripts/run does on its first start: `flask users ensure-admin` on a real terminal.
+
+    The child gets the pty as its controlling terminal (a session of its own), so the
+    password prompt, which opens /dev/tty, talks to the test and never to the
+    terminal the suite itself runs in."""
+    import fcntl
     import os
     import pty
+    import select
     import subprocess
     import sys
+    import termios
     import time
 
     from chronoflow.accounts import service
@@ -89,8 +96,14 @@ def test_a_fresh_install_asks_for_the_first_user_in_the_terminal(app, tmp_path):
     env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "SECRET_KEY": "t",
            "HUEY_SQLITE_PATH": str(tmp_path / "huey.db")}
     main, child = pty.openpty()
+
+    def own_terminal():
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "users", "ensure-admin"],
-                               cwd=ROOT, env=env, stdin=child, stdout=child, stderr=child)
+                               cwd=ROOT, env=env, stdin=child, stdout=child, stderr=child,
+                               preexec_fn=own_terminal)
     os.close(child)
     said = b""
 
@@ -98,8 +111,13 @@ def test_a_fresh_install_asks_for_the_first_user_in_the_terminal(app, tmp_path):
         nonlocal said
         deadline = time.monotonic() + 30
         while prompt not in said:
-            assert time.monotonic() < deadline, f"no {prompt!r} prompt; the terminal shows {said!r}"
-            said += os.read(main, 1024)
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {prompt!r} prompt; the terminal shows {said!r}"
+            if select.select([main], [], [], left)[0]:
+                try:
+                    said += os.read(main, 1024)
+                except OSError:  # the child is gone and closed its side
+                    assert False, f"no {prompt!r} prompt; the terminal showed {said!r}"
         said = said.split(prompt, 1)[1]
         os.write(main, text.encode() + b"\n")
 
@@ -113,6 +131,26 @@ def test_a_fresh_install_asks_for_the_first_user_in_the_terminal(app, tmp_path):
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
+        process.wait(10)
         os.close(main)
     db.session.expire_all()
     assert service.authenticate("boss", "long enough") is not None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_terminal_test_passes_when_the_suite_itself_runs_in_a_terminal(app):
+    """As a person runs scripts/test: pytest inside a real terminal (util-linux
+    `script` gives it one), where a prompt that opened the wrong tty would hang."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.support.stack import ROOT
+
+    assert shutil.which("script"), "util-linux's script is needed (Debian: bsdutils)"
+    command = (f"{sys.executable} -m pytest -q -p no:cacheprovider "
+               "tests/test_cli.py -k test_a_fresh_install_asks_for_the_first_user_in_the_terminal")
+    finished = subprocess.run(["script", "-qec", command, "/dev/null"], cwd=ROOT, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=180)
+    output = finished.stdout.decode(errors="replace")
+    assert finished.returncode == 0 and "1 passed" in output, output[-2000:]

@@ -3,10 +3,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text, update
 
 from chronoflow.extensions import db
-from chronoflow.models import Chrono, ChronoRun, RunStatus
+from chronoflow.models import Chrono, ChronoRun, RunStatus, utcnow
 from chronoflow.scheduling.dispatch import dispatch_batch, horizon
 
 from .conftest import utc
@@ -28,7 +28,7 @@ def due_at(make_chrono, moment, **fields):
 
 
 def dispatch(now, limit=1000):
-    runs, _ = dispatch_batch(now, horizon(now, 60), limit)
+    runs, _claimed, _advanced = dispatch_batch(now, horizon(now, 60), limit)
     db.session.commit()
     return runs
 
@@ -99,7 +99,7 @@ def test_the_unique_occurrence_index_refuses_a_double_dispatch(make_chrono):
 def test_it_works_in_batches(make_chrono):
     for _ in range(5):
         due_at(make_chrono, NOON)
-    first, claimed = dispatch_batch(NOON, horizon(NOON, 60), limit=3)
+    first, claimed, _advanced = dispatch_batch(NOON, horizon(NOON, 60), limit=3)
     db.session.commit()
     assert claimed == 3 and len(first) == 3
     assert len(dispatch(NOON)) == 2
@@ -114,7 +114,7 @@ def test_two_dispatchers_at_once_write_each_occurrence_once(app, make_chrono):
         with app.app_context():
             total = 0
             while True:
-                runs, claimed = dispatch_batch(NOON, horizon(NOON, 60), limit=7)
+                runs, claimed, _advanced = dispatch_batch(NOON, horizon(NOON, 60), limit=7)
                 db.session.commit()
                 total += len(runs)
                 if claimed == 0:
@@ -181,3 +181,81 @@ def test_the_recovery_sweep_uses_its_partial_index_in_a_generic_plan(app, backen
     finally:
         db.session.rollback()
     assert "ix_chrono_runs_open" in plan
+
+
+def _clone_chronos(chrono, count, next_run_at):
+    """`count` more chronos like `chrono`, written at once (creating them one by one
+    through the service would take most of the test's time)."""
+    columns = [c.name for c in Chrono.__table__.columns if c.name not in ("id", "next_run_at", "name")]
+    listed = ", ".join(columns)
+    db.session.execute(text(
+        f"INSERT INTO chronos (name, next_run_at, {listed}) "
+        f"SELECT 'clone ' || n, :next_run_at, {listed} FROM chronos, generate_series(1, :count) AS n "
+        f"WHERE chronos.id = :id"), {"id": chrono.id, "count": count, "next_run_at": next_run_at})
+    db.session.execute(update(Chrono).where(Chrono.id == chrono.id).values(next_run_at=next_run_at))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_backlog_of_100000_occurrences_drains_in_transactions_of_bounded_size(app, backend, make_chrono):
+    """A thousand every-second chronos 100 s behind: 175,000 rows to write (each
+    missed one recorded, one catch-up run, then the schedule up to the horizon).
+    In one statement that is past PostgreSQL's 65,535 bind parameters; the
+    dispatcher writes it in bounded transactions and every chrono moves on."""
+    from chronoflow import tasks
+    from chronoflow.scheduling import dispatch
+
+    now = utcnow().replace(microsecond=0)
+    _clone_chronos(make_chrono(schedule="* * * * * *", timezone="UTC"), 999, now - timedelta(seconds=100))
+    sizes = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def count_rows(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("INSERT INTO chrono_runs") and isinstance(parameters, dict):
+            sizes.append(len(parameters["chrono_id"]))
+
+    try:
+        dispatched = tasks.dispatch_due(now=now)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_rows)
+
+    written = db.session.execute(text("SELECT status, count(*) FROM chrono_runs GROUP BY status")).all()
+    # 40 missed (over a minute late): the first runs, 39 are recorded skipped;
+    # then every second from a minute ago to the horizon (now + 75 s) runs.
+    assert dict(written) == {"pending": 1000 * (1 + 136), "skipped": 1000 * 39}
+    assert dispatched == 137_000
+    assert len(sizes) > 1 and max(sizes) <= dispatch.MAX_ROWS + 175
+    horizon_end = dispatch.horizon(now, app.config["SCHEDULER_INTERVAL"])
+    assert db.session.scalar(text("SELECT count(*) FROM chronos WHERE next_run_at <= :end"),
+                             {"end": horizon_end}) == 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_the_tick_works_on_one_connection_however_often_its_statements_are_prepared(app, backend, make_chrono):
+    """psycopg prepares a statement after a few executions, and PostgreSQL may then
+    plan it generically: the dispatcher's ON CONFLICT must still find its partial
+    index. Forced here from the first execution, on one connection, twelve ticks."""
+    from chronoflow import tasks
+
+    engine = db.engine
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def prepare_everything_generically(dbapi_connection, _record):
+        dbapi_connection.prepare_threshold = 0
+        dbapi_connection.execute("SET plan_cache_mode = force_generic_plan")
+        dbapi_connection.commit()
+
+    connections = set()
+    try:
+        for tick in range(12):
+            chrono = make_chrono(schedule="@yearly", name=f"tick {tick}")
+            db.session.execute(update(Chrono).where(Chrono.id == chrono.id).values(next_run_at=utcnow()))
+            db.session.commit()
+            connections.add(id(db.session.connection().connection.dbapi_connection))
+            assert tasks.dispatch_due() == 1, f"tick {tick}"
+    finally:
+        event.remove(engine, "connect", prepare_everything_generically)
+        engine.dispose()
+    assert len(connections) == 1
+    assert db.session.scalar(text("SELECT count(*) FROM chrono_runs")) == 12

@@ -6,9 +6,8 @@ import pytest
 from chronoflow.chronos import service
 from chronoflow.extensions import db
 from chronoflow.models import Channel, ChronoRun, RunStatus
-from chronoflow.scheduling import runner
 
-from .conftest import run_now
+from .conftest import run_now, run_task
 
 ANA, BRUNO, GROUP = "+55 (11) 98765-4321", "21998765432", "120363012345678901@g.us"
 
@@ -74,7 +73,7 @@ def test_a_retry_sends_only_to_those_who_did_not_get_it(waha, message_chrono):
     assert statuses(run) == [(ANA, "sent"), (BRUNO, "failed")]
 
     del waha.send_errors["5521998765432@c.us"]
-    runner.execute_run(run.id)
+    run_task(run.id)
     db.session.expire_all()
     run = db.session.get(ChronoRun, run.id)
     assert run.status == RunStatus.SUCCESS and run.attempt == 2

@@ -18,10 +18,9 @@ from chronoflow.executors.http import (
 )
 from chronoflow.extensions import db
 from chronoflow.models import ChronoRun, RunStatus, Trigger, utcnow
-from chronoflow.scheduling.runner import execute_run
 from chronoflow.security import MASK
 
-from .conftest import csrf_token_in
+from .conftest import csrf_token_in, run_task
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -100,7 +99,7 @@ def test_it_checks_again_at_send_time_and_calls_nothing(make_chrono, app, target
                     trigger=Trigger.SCHEDULE, status=RunStatus.PENDING)
     db.session.add(run)
     db.session.commit()
-    execute_run(run.id)
+    run_task(run.id)
     db.session.expire_all()
     run = db.session.get(ChronoRun, run.id)
     assert run.status == RunStatus.FAILED and run.attempt == 1

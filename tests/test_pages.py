@@ -7,7 +7,7 @@ import pytest
 from chronoflow.extensions import db
 from chronoflow.models import Chrono, ChronoRun, RunStatus, Trigger, utcnow
 
-from .conftest import drain
+from .conftest import drain, run_task
 
 FORM = {
     "name": "Morning report",
@@ -209,13 +209,12 @@ def test_the_history_filters_by_status_and_links_to_each_run(client, make_chrono
 
 def test_a_run_page_shows_the_request_as_sent_and_every_attempt(client, make_chrono, target):
     from chronoflow.chronos import service
-    from chronoflow.scheduling.runner import execute_run
-
+    
     target.respond("/r", status=500, body=b"broken")
     run = service.trigger_now(make_chrono(url=target.url("/r"), method="POST", payload={"x": 1},
                                           config={"max_attempts": 1}))
     db.session.commit()
-    execute_run(run.id)
+    run_task(run.id)
     html = client.get(f"/runs/{run.id}").get_data(as_text=True)
     assert f"POST {target.url('/r')}" in html and "X-Chronoflow-Run-Id" in html.replace("X-ChronoFlow", "X-Chronoflow")
     assert "{&#34;x&#34;: 1}" in html and "broken" in html and "HTTP 500" in html

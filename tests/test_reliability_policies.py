@@ -11,9 +11,9 @@ from chronoflow.chronos.schemas import ChronoInput
 from chronoflow.extensions import db
 from chronoflow.models import Chrono, ChronoRun, RunStatus, Trigger, utcnow
 from chronoflow.scheduling.dispatch import dispatch_batch, horizon, plan
-from chronoflow.scheduling.runner import execute_run, overlap_policy
+from chronoflow.scheduling.rules import overlap_policy
 
-from .conftest import utc
+from .conftest import retry_delay, run_task, utc
 from .support.target import Reply
 from .test_pages import FORM
 
@@ -35,9 +35,13 @@ def down_since(make_chrono, moment, **fields):
 
 
 def dispatch(now, max_skipped_rows=100):
-    runs, _ = dispatch_batch(now, horizon(now, 60), 1000, max_skipped_rows=max_skipped_rows)
+    runs, _claimed, _advanced = dispatch_batch(now, horizon(now, 60), 1000, max_skipped_rows=max_skipped_rows)
     db.session.commit()
     return runs
+
+
+def execute_run(run_id):
+    return retry_delay(run_task(run_id))
 
 
 def scheduled_run(chrono, at=None, status=RunStatus.PENDING, **fields):
@@ -118,7 +122,7 @@ def test_the_misfire_and_overlap_policies_are_validated(app):
 def test_it_skips_and_records_a_run_while_the_previous_one_is_still_running(make_chrono, target):
     chrono = make_chrono(url=target.url("/o"), schedule="* * * * *", config={"overlap_policy": "skip"})
     scheduled_run(chrono, at=utcnow() - timedelta(seconds=61), status=RunStatus.RUNNING, attempt=1,
-                  started_at=utcnow() - timedelta(seconds=2))
+                  started_at=utcnow() - timedelta(seconds=2), attempt_started_at=utcnow() - timedelta(seconds=2))
     run_id = scheduled_run(chrono)
 
     assert execute_run(run_id) is None
@@ -131,7 +135,7 @@ def test_it_skips_and_records_a_run_while_the_previous_one_is_still_running(make
 def test_it_runs_anyway_when_overlap_is_allowed(make_chrono, target):
     chrono = make_chrono(url=target.url("/o"), schedule="* * * * *", config={"overlap_policy": "allow"})
     scheduled_run(chrono, at=utcnow() - timedelta(seconds=61), status=RunStatus.RUNNING, attempt=1,
-                  started_at=utcnow() - timedelta(seconds=2))
+                  started_at=utcnow() - timedelta(seconds=2), attempt_started_at=utcnow() - timedelta(seconds=2))
     run_id = scheduled_run(chrono)
 
     execute_run(run_id)
@@ -148,7 +152,8 @@ def test_overlap_defaults_to_skip_only_for_chronos_faster_than_their_timeout(mak
 def test_a_run_stuck_past_its_timeout_does_not_block_the_next(make_chrono, target):
     chrono = make_chrono(url=target.url("/o"), schedule="every 5 seconds", config={"timeout_ms": 1000})
     scheduled_run(chrono, at=utcnow() - timedelta(minutes=5), status=RunStatus.RUNNING, attempt=1,
-                  started_at=utcnow() - timedelta(minutes=5))  # its worker died: recovery's job
+                  started_at=utcnow() - timedelta(minutes=5),
+                  attempt_started_at=utcnow() - timedelta(minutes=5))  # its worker died: recovery's job
     run_id = scheduled_run(chrono)
     execute_run(run_id)
     assert db.session.get(ChronoRun, run_id).status == RunStatus.SUCCESS
@@ -159,7 +164,7 @@ def test_a_run_stuck_past_its_timeout_does_not_block_the_next(make_chrono, targe
 
 def fail_runs(chrono, count):
     for n in range(count):
-        execute_run(scheduled_run(chrono, at=utcnow() - timedelta(seconds=100 + n)))
+        execute_run(scheduled_run(chrono, at=utcnow() - timedelta(seconds=10 + n)))
 
 
 def test_it_pauses_a_chrono_after_n_failed_runs_in_a_row_and_says_why(make_chrono, target, client):
@@ -267,3 +272,93 @@ def test_a_bad_alert_number_stops_start_up_with_the_setting_s_name():
 
     with pytest.raises(ConfigError, match="ALERT_WHATSAPP_TO: “12” is not a valid phone number"):
         load("/tmp", environ={"ALERT_WHATSAPP_TO": "+55 11 98765-4321, 12", "SECRET_KEY": "x"})
+
+
+# Late runs: the misfire policy applied when a run is about to start
+
+
+def late_runs(chrono, *ages):
+    """Pending first attempts of `chrono` as a queue hands them out after a stop, oldest first."""
+    return [scheduled_run(chrono, at=utcnow() - timedelta(seconds=age)) for age in ages]
+
+
+def test_runs_queued_before_a_stop_call_once_for_the_outage_with_coalesce(make_chrono, target):
+    chrono = make_chrono(url=target.url("/c"), schedule="every 30 seconds")
+    ids = late_runs(chrono, 300, 270, 240, 210, 180)
+
+    for run_id in ids:  # delivered at once when the worker comes back
+        execute_run(run_id)
+
+    runs = {run.id: run for run in runs_of(chrono.id)}
+    assert [runs[i].status for i in ids] == ["skipped"] * 4 + ["success"]  # the newest late one calls
+    assert {runs[i].result["error_code"] for i in ids[:4]} == {"coalesced"}
+    assert "misfire policy: coalesce" in runs[ids[0]].error_message
+    assert len(target.received("/c")) == 1
+
+
+def test_a_late_run_is_covered_by_an_older_one_that_already_ran_after_its_time(make_chrono, target):
+    chrono = make_chrono(url=target.url("/c"), schedule="@hourly")
+    (older,) = late_runs(chrono, 7200)  # queued before a two-hour stop
+    execute_run(older)  # runs (late) now, after the next occurrence's time
+    (newer,) = late_runs(chrono, 3600)  # the first missed one, written by the first tick after the stop
+
+    execute_run(newer)
+
+    assert db.session.get(ChronoRun, newer).result["error_code"] == "coalesced"
+    assert len(target.received("/c")) == 1
+
+
+def test_late_runs_call_nothing_with_skip(make_chrono, target):
+    chrono = make_chrono(url=target.url("/s"), schedule="every 30 seconds", config={"misfire_policy": "skip"})
+    ids = late_runs(chrono, 300, 100)
+    for run_id in ids:
+        execute_run(run_id)
+    assert [run.result["error_code"] for run in runs_of(chrono.id)] == ["missed", "missed"]
+    assert target.received("/s") == []
+
+
+def test_the_grace_is_the_chrono_s_own_or_the_setting(app, make_chrono, target):
+    app.config["MISFIRE_GRACE_SECONDS"] = 30
+    patient = make_chrono(url=target.url("/p"), config={"misfire_policy": "skip", "misfire_grace_s": 600})
+    strict = make_chrono(url=target.url("/s"), config={"misfire_policy": "skip"})
+    execute_run(late_runs(patient, 120)[0])
+    execute_run(late_runs(strict, 120)[0])
+    assert (len(target.received("/p")), len(target.received("/s"))) == (1, 0)
+
+
+def test_retries_and_manual_runs_are_never_too_late(make_chrono, target):
+    chrono = make_chrono(url=target.url("/r"), config={"misfire_policy": "skip"})
+    retry = scheduled_run(chrono, at=utcnow() - timedelta(minutes=10), status=RunStatus.RETRYING, attempt=1,
+                          next_attempt_at=utcnow())
+    manual = ChronoRun(chrono_id=chrono.id, scheduled_for=utcnow() - timedelta(minutes=10), trigger=Trigger.MANUAL,
+                       status=RunStatus.PENDING)
+    db.session.add(manual)
+    db.session.commit()
+    execute_run(retry)
+    execute_run(manual.id)
+    assert len(target.received("/r")) == 2
+
+
+def test_the_overlap_check_happens_at_the_run_s_own_second(app, make_chrono, target):
+    """A run is delivered up to a second early and waits for its time: the previous
+    run, mid-call when the task arrived, has finished by then, so this one runs."""
+    import threading
+
+    chrono = make_chrono(url=target.url("/o"), schedule="* * * * * *", config={"overlap_policy": "skip"})
+    previous = scheduled_run(chrono, at=utcnow() - timedelta(seconds=1), status=RunStatus.RUNNING, attempt=1,
+                             started_at=utcnow(), attempt_started_at=utcnow())
+    run_id = scheduled_run(chrono, at=utcnow() + timedelta(milliseconds=700))
+
+    def previous_finishes():
+        with app.app_context():
+            db.session.execute(db.update(ChronoRun).where(ChronoRun.id == previous).values(status="success"))
+            db.session.commit()
+            db.session.remove()
+
+    finisher = threading.Timer(0.2, previous_finishes)
+    finisher.start()
+    execute_run(run_id)
+    finisher.join()
+
+    assert db.session.get(ChronoRun, run_id).status == RunStatus.SUCCESS
+    assert len(target.received("/o")) == 1

@@ -51,7 +51,7 @@ def test_a_retry_goes_back_on_the_schedule_and_succeeds(make_chrono, target):
     target.respond("/flaky", [Reply(502), Reply(200, b"back")])
     run = service.trigger_now(make_chrono(url=target.url("/flaky"), is_active=False))
     db.session.commit()
-    tasks.enqueue_runs_now([run.id])
+    tasks.enqueue_now([(run.id, True)])
 
     drain()  # first attempt: 502, retry scheduled a second or so later
     assert huey.scheduled_count() == 1

@@ -8,6 +8,8 @@ import pytest
 from chronoflow.extensions import db
 from chronoflow.models import Channel
 
+from .conftest import run_task
+
 
 @pytest.fixture
 def waha(app, fake_waha):
@@ -145,7 +147,6 @@ def test_an_action_on_waha_down_is_a_message(client, waha, post):
 
 def test_the_run_page_shows_each_recipient(client, app, waha, make_chrono):
     from chronoflow.chronos import service
-    from chronoflow.scheduling import runner
 
     app.config.update(MESSAGE_DELAY_MIN_SECONDS=0, MESSAGE_DELAY_MAX_SECONDS=0)
     waha.add_session("default", "SCAN_QR_CODE")
@@ -158,7 +159,7 @@ def test_the_run_page_shows_each_recipient(client, app, waha, make_chrono):
                          recipients=["11987654321", "21 99876-5432"], schedule="@daily")
     run = service.trigger_now(chrono)
     db.session.commit()
-    runner.execute_run(run.id)
+    run_task(run.id)
     html = text(client.get(f"/runs/{run.id}"))
     assert "1 of 2 sent" in html and "+55 11 98765-4321" in html and "5511987654321@c.us" in html
     assert "This number is not on WhatsApp." in html

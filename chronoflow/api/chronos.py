@@ -1,6 +1,6 @@
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
 from .. import tasks
@@ -16,7 +16,7 @@ from ..chronos.schemas import (
     RunSchema,
 )
 from ..extensions import db
-from ..models import Chrono
+from ..models import Chrono, TargetType
 from .errors import get_or_404, validation_failed
 
 blp = Blueprint("Chronos", __name__, url_prefix="/api/chronos", description="Chronos and their runs")
@@ -92,9 +92,13 @@ def rotate_secret(chrono_id):
 @blp.route("/<int:chrono_id>/trigger", methods=["POST"])
 @blp.response(202, RunSchema)
 def trigger(chrono_id):
-    run = service.trigger_now(get_chrono(chrono_id))
+    chrono = get_chrono(chrono_id)
+    run = service.trigger_now(chrono)
     db.session.commit()
-    tasks.enqueue_runs_now([run.id])
+    try:
+        tasks.run_now(run, chrono.target_type == TargetType.HTTP)
+    except tasks.QueueUnavailable:
+        abort(503, message=_("The queue is not reachable, so nothing was started. Try again in a moment."))
     return run
 
 

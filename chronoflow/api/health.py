@@ -24,6 +24,12 @@ class HealthSchema(Schema):
         "enum": BEAT_STATES,
         "description": "the newest worker heartbeat: ok, stale (older than HEALTH_STALE_SECONDS), missing, unknown"})
     last_worker_heartbeat_at = fields.AwareDateTime(allow_none=True)
+    dispatch = fields.String(metadata={
+        "enum": ["ok", "behind", "unknown"],
+        "description": "behind: active chronos whose occurrences should have been dispatched by now are not "
+                       "(the tick runs but its dispatch fails, or cannot keep up)"})
+    overdue_chronos = fields.Integer(allow_none=True, metadata={
+        "description": "how many such chronos (counted up to 10,000)"})
 
 
 def _check(probe):
@@ -46,16 +52,19 @@ def report():
     """What /api/health says; healthy only when every part can do its job."""
     result = {"database": _check(lambda: db.session.execute(text("SELECT 1"))), "queue": _check(_queue_probe)}
     beats = {"scheduler": ("unknown", None), "worker": ("unknown", None)}
+    result["dispatch"], result["overdue_chronos"] = "unknown", None
     if result["database"] == "ok":
         try:
             beats = {kind: heartbeat.freshness(kind) for kind in beats}
-        except Exception:  # the database went away between the two queries
+            overdue = heartbeat.overdue_chronos()
+            result["dispatch"], result["overdue_chronos"] = ("behind" if overdue else "ok"), overdue
+        except Exception:  # the database went away between the queries
             db.session.rollback()
     else:
         db.session.rollback()
     result["scheduler"], result["last_tick_at"] = beats["scheduler"]
     result["worker"], result["last_worker_heartbeat_at"] = beats["worker"]
-    healthy = all(result[part] == "ok" for part in ("database", "queue", "scheduler", "worker"))
+    healthy = all(result[part] == "ok" for part in ("database", "queue", "scheduler", "worker", "dispatch"))
     result["status"] = "ok" if healthy else "degraded"
     return result, healthy
 

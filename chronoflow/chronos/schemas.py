@@ -52,9 +52,13 @@ class RunConfig(Input):
     misfire_policy = text(
         validate=validate.OneOf(MISFIRE_POLICIES, error=_m("Must be coalesce or skip.")),
         metadata={"enum": list(MISFIRE_POLICIES),
-                  "description": "after downtime: coalesce (default) fires the first missed occurrence "
-                                 "once; skip fires none. Either way every missed one is recorded."},
+                  "description": "for runs later than misfire_grace_s (downtime, a backed-up queue): "
+                                 "coalesce (default) calls once for all of them; skip calls none. Either "
+                                 "way every missed one is recorded."},
     )
+    misfire_grace_s = whole_number(1, 86_400, metadata={
+        "description": "how late (seconds) a run may start before the misfire policy decides for it; "
+                       "default MISFIRE_GRACE_SECONDS"})
     overlap_policy = text(
         validate=validate.OneOf(OVERLAP_POLICIES, error=_m("Must be allow or skip.")),
         metadata={"enum": list(OVERLAP_POLICIES),
@@ -78,7 +82,8 @@ class ChronoInput(Input):
     )
     timezone = text(load_default=None, allow_none=True, metadata={"description": "IANA name"})
     target_type = text(load_default=TargetType.HTTP, metadata={"enum": list(TargetType.ALL)})
-    method = text(load_default="GET")
+    method = text(load_default=None, metadata={
+        "description": "HTTP method; unset: POST when there is a payload, else GET"})
     url = text(load_default=None, allow_none=True)
     headers = fields.Dict(
         keys=fields.String(),
@@ -134,7 +139,7 @@ class ChronoInput(Input):
     @validates("method")
     def _method(self, value, **kwargs):
         allowed = current_app.config["ALLOWED_METHODS"]
-        if value not in allowed:
+        if value is not None and value not in allowed:
             raise ValidationError(_("Must be one of: %(methods)s.", methods=", ".join(allowed)))
 
     @validates("url")
@@ -209,6 +214,9 @@ class ChronoInput(Input):
             return data
         data["cron"] = schedules.normalize(data["schedule"])
         data["timezone"] = data["timezone"] or current_app.config["DEFAULT_TIMEZONE"]
+        if data["method"] is None:
+            # A payload is meant to be sent: many servers drop a GET's body.
+            data["method"] = "POST" if data["payload"] is not None else "GET"
         return data
 
 

@@ -241,16 +241,22 @@ def run_now(chrono_id):
     chrono = db.get_or_404(Chrono, chrono_id)
     run = service.trigger_now(chrono)
     db.session.commit()
-    tasks.enqueue_runs_now([run.id])
-    if chrono.target_type == TargetType.MESSAGE:
-        config = current_app.config
-        low, high = sorted((config["MESSAGE_DELAY_MIN_SECONDS"], config["MESSAGE_DELAY_MAX_SECONDS"]))
-        flash(_("Started: messaging %(n)s recipients, one every %(low)s to %(high)s seconds; the run appears in "
-                "the history below in a moment.", n=len(chrono.recipients or ()), low=f"{low:g}", high=f"{high:g}"),
-              "success")
+    try:
+        tasks.run_now(run, chrono.target_type == TargetType.HTTP)
+    except tasks.QueueUnavailable:
+        flash(_("The queue is not reachable, so nothing was started. Try again in a moment."), "error")
     else:
-        flash(_("Started: the run appears in the history below in a moment."), "success")
+        flash(_started(chrono), "success")
     return redirect(url_for("chronos.detail", chrono_id=chrono_id))
+
+
+def _started(chrono):
+    if chrono.target_type != TargetType.MESSAGE:
+        return _("Started: the run appears in the history below in a moment.")
+    config = current_app.config
+    low, high = sorted((config["MESSAGE_DELAY_MIN_SECONDS"], config["MESSAGE_DELAY_MAX_SECONDS"]))
+    return _("Started: messaging %(n)s recipients, one every %(low)s to %(high)s seconds; the run appears in the "
+             "history below in a moment.", n=len(chrono.recipients or ()), low=f"{low:g}", high=f"{high:g}")
 
 
 @bp.route("/chronos/<int:chrono_id>/delete", methods=["GET", "POST"])

@@ -1,5 +1,5 @@
 """Picks the executor for a chrono's target type and snapshots what it needs."""
-from datetime import timedelta
+from datetime import timedelta, timezone
 from functools import partial
 
 from ..models import TargetType
@@ -9,6 +9,11 @@ from .outcome import Outcome
 # The same on every attempt of one occurrence, so receivers can deduplicate.
 RUN_ID_HEADER = "X-ChronoFlow-Run-Id"
 SCHEDULED_FOR_HEADER = "X-ChronoFlow-Scheduled-For"
+
+
+def scheduled_for_header(moment):
+    """One format, to the second, for scheduled and manual runs alike: 2026-11-26T12:00:00Z."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def longest_attempt(chrono, config):
@@ -38,7 +43,7 @@ def prepare(chrono, config, run=None):
         headers = dict(chrono.headers or {})
         if run is not None:
             headers[RUN_ID_HEADER] = str(run.id)
-            headers[SCHEDULED_FOR_HEADER] = run.scheduled_for.isoformat().replace("+00:00", "Z")
+            headers[SCHEDULED_FOR_HEADER] = scheduled_for_header(run.scheduled_for)
         request = http.HttpRequest(
             method=chrono.method,
             url=chrono.url,

@@ -1,8 +1,8 @@
 """The dispatcher: turns due occurrences into run rows, ahead of time.
 
-Huey's periodic tick comes once every SCHEDULER_INTERVAL seconds and is not
-aligned to the wall clock, so each tick claims every occurrence due before the
-next tick (plus a margin) and the caller enqueues each run with an ETA. The run
+The tick comes every SCHEDULER_INTERVAL seconds, on the clock (queue.py), and
+claims every occurrence due before the next tick (plus a margin); the caller
+enqueues each run with an ETA. The run
 row is written in the same transaction that advances next_run_at; the unique
 (chrono_id, scheduled_for) index makes a second dispatch of an occurrence
 impossible even if two dispatchers claim the same chrono.
@@ -10,19 +10,22 @@ impossible even if two dispatchers claim the same chrono.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from psycopg.types.json import Jsonb
+from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.dialects import sqlite
 
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger
 from ..schedules import next_fire_time
+from .rules import misfire_grace, misfire_policy
+from .sql import among
 
 # A tick may be late by a few seconds; the window overlaps the next one by this much.
 LOOKAHEAD_MARGIN = timedelta(seconds=15)
-# An occurrence this far in the past was missed (scheduler down): it fires once,
-# late, and the ones after it are not replayed: never a storm of catch-up calls.
-MISSED_AFTER = timedelta(seconds=60)
+# Rows one dispatch transaction writes, about: a backlog drains in several.
+MAX_ROWS = 5000
 
 
 # Missed occurrences past the per-occurrence rows are counted one by one up to
@@ -55,14 +58,10 @@ def horizon(now, tick_seconds):
     return now + timedelta(seconds=tick_seconds) + LOOKAHEAD_MARGIN
 
 
-def misfire_policy(chrono):
-    return (chrono.config or {}).get("misfire_policy", "coalesce")
-
-
-def plan(chrono, now, until, max_skipped_rows=100):
+def plan(chrono, now, until, max_skipped_rows=100, grace=timedelta(seconds=60)):
     """Fire times of `chrono` from its next_run_at up to `until`, and the one after.
 
-    Occurrences missed by more than MISSED_AFTER (the scheduler was down) follow
+    Occurrences missed by more than `grace` (the scheduler was down) follow
     the chrono's misfire policy: "coalesce" fires the first of them once, "skip"
     none; every other missed occurrence is recorded as skipped, never dropped in
     silence. Rows stop at `max_skipped_rows`, plus one that sums up the rest, so an
@@ -70,7 +69,7 @@ def plan(chrono, now, until, max_skipped_rows=100):
     """
     cron, tz = chrono.cron, chrono.timezone
     moment = chrono.next_run_at
-    resume_at = now - MISSED_AFTER
+    resume_at = now - grace
     result = Plan(fire=[], skipped=[], following=moment)
     if moment < resume_at:
         if misfire_policy(chrono) == "coalesce":
@@ -108,17 +107,16 @@ def _sum_up(result, cron, tz, moment, resume_at):
     result.more, result.more_until = count, last
 
 
-def occurrences(chrono, now, until):
-    """Fire times up to `until` and the next next_run_at (the coalescing default)."""
-    result = plan(chrono, now, until)
-    return result.fire, result.following
-
-
-def dispatch_batch(now, until, limit, chrono_id=None, max_skipped_rows=100):
+def dispatch_batch(now, until, limit, chrono_id=None, max_skipped_rows=100, max_rows=MAX_ROWS, config=None):
     """Claim up to `limit` due chronos, write their run rows, advance next_run_at.
 
+    Returns (dispatched runs, chronos claimed, chronos advanced). Rows stop at
+    about `max_rows`: the chronos past that are left as they were (their locks go
+    with the transaction) for the caller's next batch, so a backlog of any size
+    drains in transactions of bounded size instead of one that can never succeed.
     Flushes, does not commit: the caller commits, then enqueues the returned runs.
     """
+    config = config or current_app.config
     query = (
         select(Chrono)
         .where(Chrono.is_active == True, Chrono.next_run_at <= until)  # noqa: E712 (index predicate)
@@ -130,36 +128,29 @@ def dispatch_batch(now, until, limit, chrono_id=None, max_skipped_rows=100):
         query = query.where(Chrono.id == chrono_id)
     chronos = db.session.scalars(query).all()
     if not chronos:
-        return [], 0
+        return [], 0, 0
 
-    rows, advances = [], []
+    rows, advances, webhooks = [], [], set()
     for chrono in chronos:
-        result = plan(chrono, now, until, max_skipped_rows)
+        if advances and len(rows) >= max_rows:
+            break
+        grace = misfire_grace(chrono, config)
+        result = plan(chrono, now, until, max_skipped_rows, grace)
         rows.extend(_row(chrono, moment, now) for moment in result.fire)
         rows.extend(_skipped_row(chrono, moment, now) for moment in result.skipped)
         if result.more:
             rows.append(_summary_row(chrono, result, now))
-        advances.append({"id": chrono.id, "next_run_at": result.following})
+        advances.append((chrono.id, result.following))
+        if chrono.target_type == TargetType.HTTP:
+            webhooks.add(chrono.id)
 
-    webhooks = {chrono.id for chrono in chronos if chrono.target_type == TargetType.HTTP}
-    dispatched = _insert_runs(rows, webhooks)
-    db.session.execute(update(Chrono), advances)
-    return dispatched, len(chronos)
+    dispatched = insert_runs(rows, webhooks)
+    _advance(advances)
+    return dispatched, len(chronos), len(advances)
 
 
-def _row(chrono, moment, now, **fields):
-    return {
-        "chrono_id": chrono.id,
-        "scheduled_for": moment,
-        "trigger": Trigger.SCHEDULE,
-        "status": RunStatus.PENDING,
-        "attempt": 0,
-        "created_at": now,
-        "finished_at": None,
-        "error_message": None,
-        "result": None,
-        **fields,
-    }
+def _row(chrono, moment, now, status=RunStatus.PENDING, finished_at=None, error_message=None, result=None):
+    return (chrono.id, moment, status, now, finished_at, error_message, result)
 
 
 def _skipped_row(chrono, moment, now):
@@ -167,8 +158,8 @@ def _skipped_row(chrono, moment, now):
         reason = _("Missed while the scheduler was down; the first missed occurrence ran instead.")
     else:
         reason = _("Missed while the scheduler was down; skipped by the chrono's misfire policy.")
-    return _row(chrono, moment, now, status=RunStatus.SKIPPED, finished_at=now, error_message=reason,
-                result={"error_code": "missed", "misfire_policy": misfire_policy(chrono)})
+    return _row(chrono, moment, now, RunStatus.SKIPPED, now, reason,
+                {"error_code": "missed", "misfire_policy": misfire_policy(chrono)})
 
 
 def _summary_row(chrono, result, now):
@@ -180,26 +171,96 @@ def _summary_row(chrono, result, now):
     else:
         reason = _("About %(count)s more occurrences from %(start)s to %(end)s were missed while the "
                    "scheduler was down, and skipped.", count=result.more, start=start, end=until)
-    return _row(chrono, result.more_until, now, status=RunStatus.SKIPPED, finished_at=now, error_message=reason,
-                result={"error_code": "missed", "misfire_policy": misfire_policy(chrono),
-                        "skipped_count": result.more, "skipped_count_exact": result.more_exact,
-                        "skipped_from": result.more_from.isoformat(), "skipped_until": result.more_until.isoformat()})
+    return _row(chrono, result.more_until, now, RunStatus.SKIPPED, now, reason,
+                {"error_code": "missed", "misfire_policy": misfire_policy(chrono),
+                 "skipped_count": result.more, "skipped_count_exact": result.more_exact,
+                 "skipped_from": result.more_from.isoformat(), "skipped_until": result.more_until.isoformat()})
 
 
-def _insert_runs(rows, webhooks=frozenset()):
+# Scheduled runs, one per occurrence. Every value travels in one array per
+# column, so the statement is the same text whatever the number of rows: no
+# bind-parameter limit (PostgreSQL's is 65,535), prepared once, planned once.
+# The ON CONFLICT predicate is literal: bound, PostgreSQL's generic plan for the
+# prepared statement could not match it to the partial unique index.
+_INSERT_PG = text("""
+    INSERT INTO chrono_runs (chrono_id, scheduled_for, status, created_at, finished_at, error_message, result,
+                             trigger, attempt)
+    SELECT r.*, 'schedule', 0
+    FROM unnest(CAST(:chrono_id AS integer[]), CAST(:scheduled_for AS timestamptz[]), CAST(:status AS text[]),
+                CAST(:created_at AS timestamptz[]), CAST(:finished_at AS timestamptz[]),
+                CAST(:error_message AS text[]), CAST(:result AS jsonb[]))
+         AS r(chrono_id, scheduled_for, status, created_at, finished_at, error_message, result)
+    ON CONFLICT (chrono_id, scheduled_for) WHERE trigger = 'schedule' DO NOTHING
+    RETURNING id, scheduled_for, status, chrono_id
+""")
+_ADVANCE_PG = text("""
+    UPDATE chronos SET next_run_at = v.next_run_at
+    FROM unnest(CAST(:id AS integer[]), CAST(:next_run_at AS timestamptz[])) AS v(id, next_run_at)
+    WHERE chronos.id = v.id
+""")
+COLUMNS = ("chrono_id", "scheduled_for", "status", "created_at", "finished_at", "error_message", "result")
+# SQLite binds at most 32,766 parameters a statement: rows go in slices well under it.
+SQLITE_ROWS = 500
+
+
+def insert_runs(rows, webhooks=frozenset()):
+    """Write the rows (tuples in COLUMNS' order); an occurrence already written is left alone.
+
+    Returns the pending runs written (the ones that need a task).
+    """
     if not rows:
         return []
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(ChronoRun)
-        .values(rows)
-        .on_conflict_do_nothing(
-            index_elements=["chrono_id", "scheduled_for"],
-            index_where=ChronoRun.trigger == Trigger.SCHEDULE,
-        )
-        .returning(ChronoRun.id, ChronoRun.scheduled_for, ChronoRun.status, ChronoRun.chrono_id)
-    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        columns = list(zip(*rows))
+        params = dict(zip(COLUMNS, map(list, columns)))
+        params["result"] = [None if value is None else Jsonb(value) for value in params["result"]]
+        written = db.session.execute(_INSERT_PG, params).all()
+    else:
+        written = []
+        for start in range(0, len(rows), SQLITE_ROWS):
+            statement = (
+                sqlite.insert(ChronoRun)
+                .values([dict(zip(COLUMNS, row), trigger=Trigger.SCHEDULE, attempt=0)
+                         for row in rows[start:start + SQLITE_ROWS]])
+                .on_conflict_do_nothing(index_elements=["chrono_id", "scheduled_for"],
+                                        index_where=text("trigger = 'schedule'"))
+                .returning(ChronoRun.id, ChronoRun.scheduled_for, ChronoRun.status, ChronoRun.chrono_id)
+            )
+            written += db.session.execute(statement).all()
     # Only pending runs need a task; skipped ones are final as written.
     return [Dispatched(run_id, when, chrono_id in webhooks)
-            for run_id, when, status, chrono_id in db.session.execute(statement)
+            for run_id, when, status, chrono_id in written
             if status == RunStatus.PENDING]
+
+
+def _advance(advances):
+    """Each chrono's next_run_at, one statement."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        ids, times = zip(*advances)
+        db.session.execute(_ADVANCE_PG, {"id": list(ids), "next_run_at": list(times)})
+    else:
+        db.session.execute(update(Chrono), [{"id": chrono_id, "next_run_at": moment} for chrono_id, moment in advances])
+    # The ORM objects the claim loaded still hold the old values.
+    db.session.expire_all()
+
+
+def withdraw(runs):
+    """Undo a dispatch whose tasks could not be queued (the queue is down): the
+    pending rows go and each chrono's cursor returns to its first one, so the
+    next tick dispatches them again. Flushes, does not commit."""
+    if not runs:
+        return
+    untouched = (among(ChronoRun.id, [run.run_id for run in runs]), ChronoRun.status == RunStatus.PENDING,
+                 ChronoRun.attempt == 0)
+    rows = db.session.execute(
+        select(ChronoRun.chrono_id, func.min(ChronoRun.scheduled_for)).where(*untouched).group_by(ChronoRun.chrono_id)
+    ).all()
+    db.session.execute(delete(ChronoRun).where(*untouched).execution_options(synchronize_session=False))
+    for chrono_id, first in rows:
+        db.session.execute(
+            update(Chrono)
+            .where(Chrono.id == chrono_id, Chrono.is_active == True,  # noqa: E712
+                   or_(Chrono.next_run_at == None, Chrono.next_run_at > first))  # noqa: E711
+            .values(next_run_at=first)
+            .execution_options(synchronize_session=False)
+        )

@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import Heartbeat, utcnow
+from ..models import Chrono, Heartbeat, utcnow
 
 SCHEDULER = "scheduler"
 WORKER = "worker"
 # How often a worker process writes its heartbeat.
-WORKER_BEAT_SECONDS = 10
+WORKER_BEAT_SECONDS = 5
 
 
 def worker_name():
@@ -48,3 +48,14 @@ def freshness(kind, now=None):
     if kind == SCHEDULER:
         allowed += timedelta(seconds=current_app.config["SCHEDULER_INTERVAL"])
     return ("ok" if now - last <= allowed else "stale"), last
+
+
+def overdue_chronos(now=None, cap=10_000):
+    """Active chronos whose next occurrence is past due by more than a tick plus
+    HEALTH_STALE_SECONDS: a tick should have dispatched it (ix_chronos_due; counted up to `cap`)."""
+    now = now or utcnow()
+    config = current_app.config
+    before = now - timedelta(seconds=config["SCHEDULER_INTERVAL"] + config["HEALTH_STALE_SECONDS"])
+    due = (select(Chrono.id).where(Chrono.is_active == True, Chrono.next_run_at < before)  # noqa: E712
+           .limit(cap).subquery())
+    return db.session.scalar(select(func.count()).select_from(due))

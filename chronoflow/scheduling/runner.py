@@ -1,24 +1,35 @@
-"""Executes one run: check, claim, call the target, record, decide on a retry.
+"""Executes runs: one path for a run alone and for thousands due at the same moment.
 
-Called by the Huey task with a run id. The run row decides what happens, not
-the task: a task for a run that is gone, finished, taken by another worker, or
-whose chrono was paused does nothing (or records the cancellation).
+A task names a moment and run ids. It waits for the moment, then claims its
+runs with one conditional UPDATE ... RETURNING, makes the calls side by side
+(webhooks on the process's call threads, WhatsApp messages in the task's own
+thread: they pace themselves for minutes), and records the outcomes in one
+transaction. The run rows decide, not the task: a run that is gone, final or
+taken by another worker is left alone, and the rules of scheduling/rules.py
+(paused chrono, misfire, overlap) are applied at the run's start. A task of a
+burst then claims its moment's runs that nobody holds yet, so the worker
+processes share a burst as their CPU allows, not as Huey handed out tasks.
+
+Nothing here is kept only in memory: a task lost with its worker leaves its
+runs "pending" or "running", and the recovery sweep finishes them.
 """
-import random
+import threading
 import time
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, literal, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import joinedload
 
 from .. import executors
 from ..extensions import db
-from ..models import ChronoRun, RunStatus, Trigger, utcnow
-from ..schedules import next_fire_time
-from . import streaks
+from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger, utcnow
+from . import calls, rules, streaks
+from .sql import among
 
 # Tasks are dispatched this much before their time and wait for the exact
 # moment here: Huey's schedule pops ETAs up to a second late.
@@ -26,69 +37,223 @@ EARLY = timedelta(seconds=1)
 # How long the outcome of a call is held while the database cannot take it.
 RECORD_PATIENCE_S = 60
 
+WAITING = (RunStatus.PENDING, RunStatus.RETRYING)
+RUNS = ChronoRun.__table__
+CHRONOS = Chrono.__table__
+# What the rules, the executors and the record read, as plain values: ORM objects
+# for hundreds of rows cost more CPU than the calls they are for.
+RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at", "next_attempt_at",
+               "result")
+CHRONO_COLUMNS = ("id", "name", "target_type", "method", "url", "headers", "payload", "is_active", "config", "cron",
+                  "timezone", "signing_secret", "consecutive_failures", "paused_reason", "next_run_at", "recipients")
+# What a record may change on a chrono (auto-pause included).
+CHRONO_WRITES = ("last_run_at", "last_run_status", "consecutive_failures", "is_active", "paused_reason", "next_run_at")
 
-def execute_run(run_id, sleep=time.sleep):
-    """Returns the delay in seconds before the next attempt, or None when done."""
-    run = _load(run_id)  # the run and its chrono, in one query
-    if run is None or run.status not in (RunStatus.PENDING, RunStatus.RETRYING):
-        db.session.rollback()
-        return None
-    chrono = run.chrono
-    if run.trigger == Trigger.SCHEDULE and not chrono.is_active:
-        _finish_without_running(run, "The chrono was paused before this run started.")
-        return None
 
-    if run.trigger == Trigger.SCHEDULE and run.attempt == 0 and overlaps(run):
-        _skip_overlapping(run)
-        return None
+@dataclass
+class Result:
+    later: list = field(default_factory=list)  # (when, run ids) delivered ahead of time: again then
+    retries: list = field(default_factory=list)  # (run id, seconds) to attempt again
 
-    wait = (run.scheduled_for - utcnow()).total_seconds()
-    if run.attempt == 0 and wait > EARLY.total_seconds():
-        db.session.rollback()
-        return wait  # delivered too early (a re-dispatch): come back on time
-    slept = run.attempt == 0 and wait > 0
-    if slept:
-        db.session.rollback()  # no transaction (SQLite: no write lock) held while waiting
-        sleep(wait)
+
+@dataclass(frozen=True)
+class Claimed:
+    run_id: int
+    attempt: int
+    started: object  # datetime
+    call: object  # the prepared attempt: a zero-argument callable returning an Outcome
+    max_attempts: int
+    inline: bool = False  # made in the task's own thread (a WhatsApp run), not on the call threads
+
+
+def execute(due, run_ids, share=False, sleep=time.sleep, fire=None):
+    """Run `run_ids`, due at `due`; `share`: then claim the moment's other
+    unclaimed webhook runs (a burst's tasks share it). `fire`: calls -> outcomes (tests).
+    """
+    result = Result()
+    wait = (due - utcnow()).total_seconds()
+    if wait > EARLY.total_seconds():
+        result.later.append((due, list(run_ids)))  # a re-delivery ahead of time: come back on time
+        return result
+    if wait > 0:
+        sleep(wait)  # nothing read yet: no transaction (SQLite: no write lock) held while waiting
+
+    size = current_app.config["RUN_BATCH_SIZE"]
+    own = list(run_ids)
+    pool = calls.pool()
+    while True:
+        # One claim at a time per process, and only when the calls already
+        # claimed nearly all have a thread: runs are not taken ahead of need.
+        with pool.claiming:
+            pool.wait_for_room()
+            if own:
+                chunk, own = own[:size], own[size:]
+            else:
+                chunk = _unclaimed(due, size) if share else []
+                if not chunk:
+                    db.session.rollback()
+                    break
+            claimed = claim(chunk, result)
+            threaded = [c for c in claimed if not c.inline]
+            pending = None if fire else pool.submit([c.call for c in threaded])
+        if claimed:
+            outcomes = fire([c.call for c in claimed]) if fire else _outcomes(claimed, pending)
+            result.retries += patiently(lambda: record(claimed, outcomes), sleep)
+    return result
+
+
+def _outcomes(claimed, pending):
+    """The outcomes in `claimed`'s order: inline calls made here while the threads make the others."""
+    inline = {c.run_id: calls.outcome_of(c.call) for c in claimed if c.inline}
+    threaded = iter(pending.wait())
+    return [inline[c.run_id] if c.inline else next(threaded) for c in claimed]
+
+
+# Moments this process found nothing left to claim at: its other tasks of the
+# same moment skip the look (most recent last; a few hundred kept).
+_done_moments = {}
+_done_lock = threading.Lock()
+
+
+def _unclaimed(due, size):
+    """Up to `size` ids of pending webhook runs due at `due`, locked (in the claim's
+    transaction) and skipped by others who look at the same time."""
+    if due in _done_moments:
+        return []
+    ids = db.session.scalars(
+        select(RUNS.c.id)
+        .join(CHRONOS, CHRONOS.c.id == RUNS.c.chrono_id)
+        .where(
+            RUNS.c.scheduled_for == due,
+            # A literal, so that PostgreSQL's generic plan too can use ix_chrono_runs_open.
+            RUNS.c.status == bindparam("pending", RunStatus.PENDING, literal_execute=True),
+            RUNS.c.trigger == Trigger.SCHEDULE,
+            CHRONOS.c.target_type == TargetType.HTTP,
+        )
+        .limit(size)
+        .with_for_update(of=RUNS, skip_locked=True)
+    ).all()
+    if not ids:
+        with _done_lock:
+            if len(_done_moments) >= 256:
+                del _done_moments[next(iter(_done_moments))]
+            _done_moments[due] = True
+    return ids
+
+
+def claim(run_ids, result):
+    """Apply the rules, claim what may run; returns the Claimed runs, each with its
+    call prepared. Runs not due yet go to `result.later`. Commits."""
+    config = current_app.config
+    runs = load(run_ids)
+    now = utcnow()
+    later = defaultdict(list)
+    cancelled, ready = [], []
+    for run in runs:
+        if run.status not in WAITING:
+            continue  # finished, or another worker has it
+        if run.attempt == 0 and run.scheduled_for - now > EARLY:
+            later[run.scheduled_for].append(run.id)
+        elif run.trigger == Trigger.SCHEDULE and not run.chrono.is_active:
+            cancelled.append(run)
+        else:
+            ready.append(run)
+    result.later += later.items()
+
+    first = [run for run in ready if run.trigger == Trigger.SCHEDULE and run.attempt == 0]
+    missed = rules.missed(first, now, config)
+    overlapping = rules.overlapping([run for run in first if run.id not in missed], now, config)
+    skipped = {run_id: reason for run_id, reason in missed.items()}
+    skipped.update((run_id, ("overlap", _("Skipped: the previous run was still running (overlap policy: skip).")))
+                   for run_id in overlapping)
+    ready = [run for run in ready if run.id not in skipped]
+
+    finish(cancelled, RunStatus.CANCELLED, lambda run: ("cancelled", _("The chrono was paused before this run started.")),
+           WAITING, now)
+    finish([run for run in runs if run.id in skipped], RunStatus.SKIPPED, lambda run: skipped[run.id],
+           (RunStatus.PENDING,), now)
+    if not ready:
+        db.session.commit()
+        return []
 
     started = utcnow()
-    # The claim says which attempt this is: the row, not a copy that may be stale.
-    attempt_number = db.session.execute(
-        update(ChronoRun)
-        .where(ChronoRun.id == run_id, ChronoRun.status.in_((RunStatus.PENDING, RunStatus.RETRYING)))
-        .values(
-            status=RunStatus.RUNNING,
-            attempt=ChronoRun.attempt + 1,
-            started_at=func.coalesce(ChronoRun.started_at, started),
-        )
-        .returning(ChronoRun.attempt)
-        .execution_options(synchronize_session=False)
-    ).scalar()
-    if attempt_number is None:  # another worker has it, or it finished meanwhile
-        db.session.rollback()
-        return None
-    if slept:  # the rollback expired both: read them again as they are now, in one query
-        run = _load(run_id)
-        chrono = run.chrono
-    config = current_app.config
-    attempt = executors.prepare(chrono, config, run)
-    max_attempts = (chrono.config or {}).get("max_attempts", config["DEFAULT_MAX_ATTEMPTS"])
-    db.session.commit()  # the call below runs with no transaction open
-
-    outcome = attempt()
-    return record_patiently(run_id, attempt_number, started, outcome, max_attempts, sleep)
+    # One conditional UPDATE claims them all and says which attempt each is: a
+    # run another worker took meanwhile is simply not returned.
+    attempts = dict(
+        db.session.execute(
+            update(RUNS)
+            .where(among(RUNS.c.id, [run.id for run in ready]), RUNS.c.status.in_(WAITING))
+            .values(status=RunStatus.RUNNING, attempt=RUNS.c.attempt + 1,
+                    started_at=func.coalesce(RUNS.c.started_at, started), attempt_started_at=started)
+            .returning(RUNS.c.id, RUNS.c.attempt)
+        ).all()
+    )
+    claimed = [
+        Claimed(run.id, attempts[run.id], started, _prepare(run, config), rules.max_attempts(run.chrono, config),
+                inline=run.chrono.target_type != TargetType.HTTP)
+        for run in ready
+        if run.id in attempts
+    ]
+    db.session.commit()  # the calls run with no transaction open
+    return claimed
 
 
-def record_patiently(run_id, attempt_number, started, outcome, max_attempts, sleep=time.sleep):
-    """record_outcome, tried again while the database is unreachable."""
-    return patiently(lambda: record_outcome(run_id, attempt_number, started, outcome, max_attempts), sleep)
+def _prepare(run, config):
+    if run.chrono.target_type == TargetType.HTTP:
+        return executors.prepare(run.chrono, config, run)
+    # A message needs the chrono's channel: the model, for the few runs that are messages.
+    return executors.prepare(db.session.get(Chrono, run.chrono_id), config, run)
+
+
+def load(run_ids, lock=False):
+    """The runs with their chronos, as plain objects (attributes named as the models').
+
+    Two queries by primary key, runs then chronos, rather than a join: each an
+    index scan whatever the planner thinks of the tables' sizes. `lock`: both
+    read FOR UPDATE, runs then chronos, in id order, the order every writer
+    takes them in, so two tasks sharing chronos never deadlock.
+    """
+    query = select(*(RUNS.c[name] for name in RUN_COLUMNS)).where(among(RUNS.c.id, run_ids))
+    if lock:
+        query = query.order_by(RUNS.c.id).with_for_update()
+    runs = [SimpleNamespace(**row._mapping) for row in db.session.execute(query)]
+    if not runs:
+        return []
+    query = select(*(CHRONOS.c[name] for name in CHRONO_COLUMNS)).where(
+        among(CHRONOS.c.id, {run.chrono_id for run in runs}))
+    if lock:
+        query = query.order_by(CHRONOS.c.id).with_for_update()
+    chronos = {row.id: SimpleNamespace(**row._mapping) for row in db.session.execute(query)}
+    for run in runs:
+        run.chrono = chronos.get(run.chrono_id)
+    return [run for run in runs if run.chrono is not None]
+
+
+def finish(runs, status, reason, only_if, now):
+    """Give `runs` a final status without calling anything; `reason(run)` ->
+    (error code, message). Conditional, like the claim."""
+    if not runs:
+        return
+    params = []
+    for run in runs:
+        code, message = reason(run)
+        params.append({"run_id": run.id, "new_message": message,
+                       "new_result": {**(run.result or {}), "error_code": code}})
+    db.session.execute(
+        update(RUNS)
+        # Literal statuses: an IN list of bound values cannot go with executemany.
+        .where(RUNS.c.id == bindparam("run_id"), or_(*(RUNS.c.status == literal(s) for s in only_if)))
+        .values(status=status, finished_at=now, error_message=bindparam("new_message"),
+                result=bindparam("new_result")),
+        params,
+    )
 
 
 def patiently(record, sleep=time.sleep):
     """record(), tried again while the database is unreachable (up to RECORD_PATIENCE_S).
 
-    The target has been called: an outcome lost to a database restart would
-    leave the run "running", and the recovery sweep would call the target again.
+    The targets have been called: outcomes lost to a database restart would
+    leave the runs "running", and the recovery sweep would call them again.
     """
     delay, waited = 0.5, 0.0
     while True:
@@ -106,37 +271,32 @@ def patiently(record, sleep=time.sleep):
             delay = min(delay * 2, 5.0)
 
 
-def _load(run_id, lock=False):
-    """The run with its chrono, in one SELECT; `lock`: both rows FOR UPDATE.
+def record(claimed, outcomes):
+    """Record every outcome in one transaction; returns [(run id, seconds)] to retry.
 
-    The locks are taken in the order every writer takes them, run then chrono
-    (the outcome's UPDATE of the chrono used to take the second one at commit).
+    apply_outcome decides each run's new values (and the chrono's failure
+    streak, auto-pause included) on plain objects; two UPDATEs write them.
     """
-    query = (
-        select(ChronoRun)
-        .options(joinedload(ChronoRun.chrono, innerjoin=True))
-        .where(ChronoRun.id == run_id)
-        .execution_options(populate_existing=True)
-    )
-    if lock:
-        query = query.with_for_update()
-    return db.session.scalars(query).one_or_none()
-
-
-def record_outcome(run_id, attempt_number, started, outcome, max_attempts):
-    run = _load(run_id, lock=True)
-    if run is None:  # the chrono was deleted while its target was being called
-        db.session.rollback()
-        return None
-    if run.status != RunStatus.RUNNING or run.attempt != attempt_number:
-        # The recovery sweep gave this run up for dead and another attempt took
-        # it: that attempt's outcome is the one to keep.
-        db.session.rollback()
-        return None
-    retry_delay, alert = apply_outcome(run, attempt_number, started, outcome, max_attempts, utcnow())
+    by_id = {c.run_id: (c, outcome) for c, outcome in zip(claimed, outcomes)}
+    runs = load(list(by_id), lock=True)
+    now = utcnow()
+    retries, alerts, recorded = [], [], []
+    for run in runs:
+        c, outcome = by_id[run.id]
+        if run.status != RunStatus.RUNNING or run.attempt != c.attempt:
+            continue  # given up for dead by the sweep, and another attempt owns it now
+        delay, alert = apply_outcome(run, c.attempt, c.started, outcome, c.max_attempts, now)
+        recorded.append(run)
+        if delay is not None:
+            retries.append((run.id, delay))
+        if alert:
+            alerts.append(alert)
+    if recorded:
+        _write(recorded, now)
     db.session.commit()
-    streaks.send_alert(alert)
-    return retry_delay
+    for alert in alerts:
+        streaks.send_alert(alert)
+    return retries
 
 
 def apply_outcome(run, attempt_number, started, outcome, max_attempts, now):
@@ -147,8 +307,8 @@ def apply_outcome(run, attempt_number, started, outcome, max_attempts, now):
     retry_delay = None
     if outcome.ok:
         run.status = RunStatus.SUCCESS
-    elif outcome.retryable and attempt_number < max_attempts and may_retry(run):
-        retry_delay = backoff_seconds(run.chrono, attempt_number, outcome.retry_after_s)
+    elif outcome.retryable and attempt_number < max_attempts and rules.may_retry(run):
+        retry_delay = rules.backoff_seconds(run.chrono, attempt_number, outcome.retry_after_s)
         run.status = RunStatus.RETRYING
         run.next_attempt_at = now + timedelta(seconds=retry_delay)
     else:
@@ -179,92 +339,23 @@ def apply_outcome(run, attempt_number, started, outcome, max_attempts, now):
     return retry_delay, alert
 
 
-def may_retry(run):
-    """A paused chrono's scheduled runs stop retrying; a manual run finishes what it began."""
-    return run.trigger == Trigger.MANUAL or run.chrono.is_active
-
-
-def backoff_seconds(chrono, attempt_number, retry_after_s=None):
-    """Exponential backoff with jitter, capped; a target's Retry-After wins if longer."""
-    config = current_app.config
-    settings = chrono.config or {}
-    base = settings.get("retry_backoff_s", config["RETRY_BACKOFF_SECONDS"])
-    cap = settings.get("max_backoff_s", config["RETRY_MAX_BACKOFF_SECONDS"])
-    delay = min(cap, base * 2 ** (attempt_number - 1))
-    delay = random.uniform(delay / 2, delay)  # jitter: retries of many chronos spread out
-    if retry_after_s is not None:
-        delay = max(delay, min(retry_after_s, cap))
-    return delay
-
-
-def overlap_policy(chrono, config=None):
-    """"allow" or "skip"; unset: skip when occurrences come faster than the timeout,
-    since then one slow target would otherwise pile up calls."""
-    chosen = (chrono.config or {}).get("overlap_policy")
-    if chosen:
-        return chosen
-    config = config or current_app.config
-    timeout = executors.longest_attempt(chrono, config)
-    return "skip" if _interval(chrono.cron, chrono.timezone, utcnow()) < timeout else "allow"
-
-
-# (cron, timezone) -> (computed at, next fire time, the interval after it). The
-# next fire time after `now` stays the same from `computed at` until it comes, so
-# the entry answers exactly as a fresh computation would until then.
-_intervals = {}
-
-
-def _interval(cron, tz, now):
-    """Time between the next two occurrences after `now`."""
-    key = (cron, tz)
-    cached = _intervals.get(key)
-    if cached is not None and cached[0] <= now < cached[1]:
-        return cached[2]
-    first = next_fire_time(cron, tz, now)
-    interval = next_fire_time(cron, tz, first) - first
-    if len(_intervals) >= 4096:
-        _intervals.clear()
-    _intervals[key] = (now, first, interval)
-    return interval
-
-
-def overlaps(run):
-    """True when the chrono's policy says skip and another of its runs is mid-call."""
-    if overlap_policy(run.chrono) != "skip":
-        return False
-    config = current_app.config
-    timeout = executors.longest_attempt(run.chrono, config)
-    # A run "running" for longer than its timeout lost its worker: the recovery
-    # sweep deals with it, and it must not block the chrono meanwhile.
-    alive_since = utcnow() - timeout - timedelta(seconds=5)
-    other = db.session.scalar(
-        select(ChronoRun.id)
-        .where(ChronoRun.chrono_id == run.chrono_id, ChronoRun.id != run.id,
-               ChronoRun.status == RunStatus.RUNNING, ChronoRun.started_at > alive_since)
-        .limit(1)
-    )
-    return other is not None
-
-
-def _skip_overlapping(run):
-    # Conditional, like the claim: a run another worker took meanwhile is not touched.
+def _write(runs, now):
+    """The recorded runs and their chronos: one executemany UPDATE each."""
     db.session.execute(
-        update(ChronoRun)
-        .where(ChronoRun.id == run.id, ChronoRun.status == RunStatus.PENDING)
-        .values(
-            status=RunStatus.SKIPPED,
-            finished_at=utcnow(),
-            error_message=_("Skipped: the previous run was still running (overlap policy: skip)."),
-            result={**(run.result or {}), "error_code": "overlap"},
-        )
-        .execution_options(synchronize_session=False)
+        update(RUNS).where(RUNS.c.id == bindparam("run_id")).values(
+            status=bindparam("new_status"), next_attempt_at=bindparam("new_next_attempt_at"),
+            http_status=bindparam("new_http_status"), response_snippet=bindparam("new_response_snippet"),
+            error_message=bindparam("new_error_message"), duration_ms=bindparam("new_duration_ms"),
+            finished_at=bindparam("new_finished_at"), result=bindparam("new_result")),
+        [{"run_id": run.id, "new_status": run.status, "new_next_attempt_at": run.next_attempt_at,
+          "new_http_status": run.http_status, "new_response_snippet": run.response_snippet,
+          "new_error_message": run.error_message, "new_duration_ms": run.duration_ms,
+          "new_finished_at": run.finished_at, "new_result": run.result} for run in runs],
     )
-    db.session.commit()
-
-
-def _finish_without_running(run, reason):
-    run.status = RunStatus.CANCELLED
-    run.error_message = reason
-    run.finished_at = utcnow()
-    run.result = {**(run.result or {}), "error_code": "cancelled"}
-    db.session.commit()
+    chronos = {run.chrono.id: run.chrono for run in runs}.values()
+    db.session.execute(
+        update(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id"))
+        .values(updated_at=now, **{name: bindparam(f"new_{name}") for name in CHRONO_WRITES}),
+        [{"chrono_id": chrono.id, **{f"new_{name}": getattr(chrono, name) for name in CHRONO_WRITES}}
+         for chrono in chronos],
+    )

@@ -1,7 +1,7 @@
 """whatsapp receipts and session state
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-29
 
 sent_messages: each WhatsApp message a run sent and its receipts (message.ack);
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
