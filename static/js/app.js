@@ -98,7 +98,8 @@
     [recipients, schedule, timezone].forEach(function (input) {
       input.addEventListener("input", function () {
         clearTimeout(estimateTimer);
-        estimateTimer = setTimeout(refreshEstimate, 300);
+        // Only for a WhatsApp message: a webhook's form has nothing to estimate.
+        if (!estimate.closest("[data-target]").hidden) estimateTimer = setTimeout(refreshEstimate, 300);
       });
     });
   }
