@@ -145,10 +145,20 @@ def _choice(name, value, choices):
     return value
 
 
-def _secret(name, value, *, length=16):
-    if len(value) < length:
-        raise ConfigError(f"{name} must be at least {length} characters (a long random string)")
+def _secret(name, value):
+    """A shared secret: long enough not to be guessed, and safe in a URL path."""
+    value = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9._~-]{16,200}", value):
+        raise ConfigError(f"{name} must be 16 to 200 letters, digits, '-', '_', '.' or '~' "
+                          "(openssl rand -hex 24 makes one)")
     return value
+
+
+def _check_waha_webhook(config):
+    """WAHA can only prove who it is with one of the two secrets."""
+    if config["WAHA_WEBHOOK_BASE_URL"] and not (config["WAHA_WEBHOOK_TOKEN"] or config["WAHA_WEBHOOK_HMAC_KEY"]):
+        raise ConfigError("WAHA_WEBHOOK_BASE_URL needs WAHA_WEBHOOK_TOKEN or WAHA_WEBHOOK_HMAC_KEY: without one, "
+                          "ChronoFlow cannot tell WAHA's events from anyone else's")
 
 
 def host_port(name, value):
@@ -188,6 +198,10 @@ SETTINGS = {
     "DEFAULT_PHONE_REGION": ("BR", lambda n, v: _phone_region(n, v)),
     "MESSAGE_DELAY_MIN_SECONDS": ("30", lambda n, v: _seconds(n, v)),
     "MESSAGE_DELAY_MAX_SECONDS": ("60", lambda n, v: _seconds(n, v)),
+    "MESSAGE_DAILY_CAP": ("500", lambda n, v: _int(n, v, low=0, high=1_000_000)),
+    "WAHA_WEBHOOK_BASE_URL": (None, lambda n, v: _waha_url(n, v)),
+    "WAHA_WEBHOOK_TOKEN": (None, _secret),
+    "WAHA_WEBHOOK_HMAC_KEY": (None, _secret),
     "DEFAULT_MAX_ATTEMPTS": ("3", lambda n, v: _int(n, v, low=1, high=20)),
     "RETRY_BACKOFF_SECONDS": ("10", lambda n, v: _int(n, v, low=1, high=3600)),
     "RETRY_MAX_BACKOFF_SECONDS": ("600", lambda n, v: _int(n, v, low=1, high=86_400)),
@@ -241,6 +255,7 @@ def load(instance_path, environ=None, overrides=None):
             config[name] = None
     config.update(overrides)
     _check_alert_recipients(config)
+    _check_waha_webhook(config)
 
     config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{Path(instance_path) / 'chronoflow.db'}"
     config.setdefault("SQLALCHEMY_DATABASE_URI", config["DATABASE_URL"])

@@ -161,6 +161,8 @@ class ChronoRun(db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
     chrono = db.relationship("Chrono")
+    # A WhatsApp run's messages and their receipts (SentMessage); rows go with the run.
+    sent_messages = db.relationship("SentMessage", viewonly=True, order_by="SentMessage.id")
 
     __table_args__ = (
         # One row per scheduled occurrence: a double dispatch fails here.
@@ -296,3 +298,85 @@ class LoginSession(db.Model):
 
     def __repr__(self):
         return f"<LoginSession {self.id} user={self.user_id}>"
+
+
+class SentMessage(db.Model):
+    """One WhatsApp message a run sent, and what WhatsApp said of it since (WAHA's
+    message.ack events): delivered, read, played or an error, each with its time.
+
+    Written by the MESSAGE executor with the recipient's outcome; the run's
+    `result["recipients"]` is the executor's record, this row is WhatsApp's, so a
+    receipt arriving mid-run never races the executor's writes.
+    """
+
+    __tablename__ = "sent_messages"
+
+    id = db.Column(BigId, primary_key=True)
+    run_id = db.Column(BigId, db.ForeignKey("chrono_runs.id", ondelete="CASCADE"), nullable=False, index=True)
+    session = db.Column(db.String(100), nullable=False)  # the WAHA session that sent it
+    recipient = db.Column(db.String(200), nullable=False)  # the entry as typed: result.recipients[].to
+    chat_id = db.Column(db.String(200))
+    message_id = db.Column(db.String(300))  # as WAHA answered (engine-specific)
+    # The bare WhatsApp id ("3EB0…") acks are matched by, whatever the engine's wrapping.
+    message_key = db.Column(db.String(200), unique=True)
+    sent_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    ack = db.Column(db.Integer)  # the highest level heard: 1 server, 2 device, 3 read, 4 played; -1 error
+    delivered_at = db.Column(UTCDateTime)
+    read_at = db.Column(UTCDateTime)
+    played_at = db.Column(UTCDateTime)
+    failed_at = db.Column(UTCDateTime)
+
+    __table_args__ = (
+        # The daily cap: messages a session sent in the last 24 hours.
+        db.Index("ix_sent_messages_session_sent_at", "session", "sent_at"),
+    )
+
+    def __repr__(self):
+        return f"<SentMessage {self.id} run={self.run_id} {self.message_key}>"
+
+
+class WahaSession(db.Model):
+    """A WhatsApp session as ChronoFlow last heard of it: from WAHA's session.status
+    events, or from its own calls to WAHA. The sessions and QR pages follow this row
+    (not WAHA); it also holds the alert state and the session's pacing."""
+
+    __tablename__ = "waha_sessions"
+
+    name = db.Column(db.String(100), primary_key=True)
+    status = db.Column(db.String(40))
+    me_id = db.Column(db.String(100))  # "5511987654321@c.us" while WORKING
+    push_name = db.Column(db.String(200))
+    status_at = db.Column(UTCDateTime)  # WAHA's time of the last event applied: older ones are stale
+    changed_at = db.Column(UTCDateTime)  # every event, QR rotations included: the QR page fetches a new code
+    event_at = db.Column(UTCDateTime)  # the last event received; None: never, pages ask WAHA instead
+    linked = db.Column(db.Boolean, nullable=False, default=False)  # last settled state was WORKING
+    alert_open = db.Column(db.Boolean, nullable=False, default=False)  # "disconnected" sent, no recovery yet
+    quiet_until = db.Column(UTCDateTime)  # a person stopped or logged it out here: that drop is no alert
+    next_send_at = db.Column(UTCDateTime)  # pacing: the earliest moment its next message may go
+
+    def __repr__(self):
+        return f"<WahaSession {self.name!r} {self.status}>"
+
+
+class WahaEvent(db.Model):
+    """Webhook deliveries already applied, by X-Webhook-Request-Id (or the event's
+    id): WAHA retries, and a replay must change nothing a second time."""
+
+    __tablename__ = "waha_events"
+
+    request_id = db.Column(db.String(200), primary_key=True)
+    received_at = db.Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class UnmatchedAck(db.Model):
+    """An ack for a message id no SentMessage has (yet). WhatsApp's first acks can
+    arrive while the executor is still writing the message's row; they wait here
+    and are folded in when it appears. The rest (messages sent from the phone by
+    hand, pruned runs) age out with the webhook ids."""
+
+    __tablename__ = "unmatched_acks"
+
+    message_key = db.Column(db.String(200), primary_key=True)
+    ack = db.Column(db.Integer, primary_key=True)
+    at = db.Column(UTCDateTime, nullable=False)
+    received_at = db.Column(UTCDateTime, nullable=False, default=utcnow, index=True)

@@ -125,7 +125,7 @@ def app(backend, tmp_path, request):
         db.session.remove()
         if backend == "postgres":
             db.session.execute(db.text(
-                "TRUNCATE chrono_runs, chronos, channels, api_tokens, users RESTART IDENTITY CASCADE"))
+                "TRUNCATE chrono_runs, chronos, channels, api_tokens, users, waha_sessions, waha_events, unmatched_acks RESTART IDENTITY CASCADE"))
             db.session.commit()
         db.engine.dispose()
     huey.storage.flush_all()
@@ -248,6 +248,28 @@ def make_chrono(app):
         return chrono
 
     return make
+
+
+@pytest.fixture
+def channel(app):
+    """A committed WhatsApp channel, "Loja", that sends from WAHA's session "default"."""
+    from chronoflow.models import Channel
+
+    channel = Channel(name="Loja", session="default")
+    db.session.add(channel)
+    db.session.commit()
+    return channel
+
+
+def run_now(chrono):
+    """A manual run of `chrono`, executed in this thread; the run as recorded."""
+    from chronoflow.chronos import service
+    from chronoflow.models import ChronoRun
+
+    run = service.trigger_now(chrono)
+    db.session.commit()
+    run_task(run.id)
+    return db.session.get(ChronoRun, run.id)
 
 
 def utc(*args):

@@ -60,13 +60,26 @@ def test_only_sign_in_static_files_language_and_health_are_public(app, anonymous
     assert public == guard.PUBLIC
 
 
+def test_the_endpoints_with_a_proof_of_their_own_refuse_everyone_without_it(app, user, api_token, anonymous):
+    """WAHA's webhook needs no sign-in, but a session or an API token is no proof either."""
+    signed_in = app.test_client()
+    with signed_in.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+    routes = [(method, path) for endpoint, method, path in every_route(app) if endpoint in guard.OWN_PROOF]
+    assert len(routes) == 2
+    for method, path in routes:
+        for client, headers in ((anonymous, {}), (signed_in, {}), (anonymous, {"Authorization": f"Bearer {api_token}"})):
+            response = client.open(path, method=method, headers=headers, json={"event": "session.status"})
+            assert response.status_code == 401 and response.json["code"] == 401, (path, headers)
+
+
 def test_a_revoked_token_opens_nothing(app, user, api_token, anonymous):
     row = user.tokens[0]
     assert service.revoke_token(user, row.id)
     db.session.commit()
     headers = {"Authorization": f"Bearer {api_token}"}
     for endpoint, method, path in every_route(app):
-        if is_api(path) and endpoint not in guard.PUBLIC:
+        if is_api(path) and endpoint not in guard.PUBLIC | guard.OWN_PROOF:
             response = anonymous.open(path, method=method, headers=headers, json={})
             assert response.status_code == 401, (method, path)
             assert response.json["message"] == "The API token is missing, wrong or revoked."

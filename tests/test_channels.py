@@ -62,7 +62,7 @@ def test_a_channel_in_use_is_not_deleted(client, post, make_chrono):
     db.session.add(channel)
     db.session.commit()
     make_chrono(name="Lembrete", target_type="MESSAGE", channel_id=channel.id, message_template="Oi",
-                recipients=["11987654321"])
+                recipients=["11987654321"], schedule="@daily")
     html = client.get(f"/channels/{channel.id}/delete").get_data(as_text=True)
     assert "Lembrete" in html and "Delete for good" not in html
     response = post(f"/channels/{channel.id}/delete", follow_redirects=True)

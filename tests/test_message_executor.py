@@ -7,7 +7,7 @@ from chronoflow.chronos import service
 from chronoflow.extensions import db
 from chronoflow.models import Channel, ChronoRun, RunStatus
 
-from .conftest import run_task
+from .conftest import run_now, run_task
 
 ANA, BRUNO, GROUP = "+55 (11) 98765-4321", "21998765432", "120363012345678901@g.us"
 
@@ -30,14 +30,6 @@ def message_chrono(app, make_chrono):
                            message_template=template, recipients=list(recipients), schedule="@daily", **fields)
 
     return make
-
-
-def run_now(chrono):
-    run = service.trigger_now(chrono)
-    db.session.commit()
-    run_task(run.id)
-    db.session.expire_all()
-    return db.session.get(ChronoRun, run.id)
 
 
 def statuses(run):

@@ -105,7 +105,8 @@ def test_a_paced_message_run_is_not_taken_for_dead(app, make_chrono):
     db.session.add(channel)
     db.session.commit()
     chrono = make_chrono(target_type="MESSAGE", url=None, channel_id=channel.id, message_template="Oi",
-                         recipients=[f"+55 11 98765-43{n:02d}" for n in range(5)], config={"timeout_ms": 1000})
+                         recipients=[f"+55 11 98765-43{n:02d}" for n in range(5)], config={"timeout_ms": 1000},
+                         schedule="@daily")
     # Five messages 30-60 s apart take minutes: five minutes in, it is still at work.
     run_row(chrono, RunStatus.RUNNING, timedelta(minutes=5), attempt=1, started_at=utcnow() - timedelta(minutes=5),
             attempt_started_at=utcnow() - timedelta(minutes=5))

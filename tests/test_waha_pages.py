@@ -156,7 +156,7 @@ def test_the_run_page_shows_each_recipient(client, app, waha, make_chrono):
     db.session.add(channel)
     db.session.commit()
     chrono = make_chrono(target_type="MESSAGE", channel_id=channel.id, message_template="Oi",
-                         recipients=["11987654321", "21 99876-5432"])
+                         recipients=["11987654321", "21 99876-5432"], schedule="@daily")
     run = service.trigger_now(chrono)
     db.session.commit()
     run_task(run.id)

@@ -21,6 +21,9 @@ from . import service
 # it), static files, the health checks that load balancers and compose poll, and
 # the metrics (they check METRICS_TOKEN themselves).
 PUBLIC = frozenset({"accounts.login", "main.set_language", "static", "Health.health", "Health.live", "metrics.scrape"})
+# Endpoints that need no sign-in because they check a proof of their own: WAHA's
+# webhooks (an HMAC of the body, or a secret token in the URL: api/waha_events.py).
+OWN_PROOF = frozenset({"WhatsApp events.webhook", "WhatsApp events.webhook_with_token"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -56,7 +59,7 @@ def require_login():
     """Signed in (or a token for the API) first, then the CSRF token of a form: so a
     stranger's POST is sent to sign in rather than told that a form expired."""
     if wants_json():
-        if request.endpoint in PUBLIC:
+        if request.endpoint in PUBLIC or request.endpoint in OWN_PROOF:
             return None
         if _api_token_request():
             if not current_user.is_authenticated:

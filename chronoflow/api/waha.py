@@ -79,7 +79,7 @@ def list_sessions():
 @blp.arguments(SessionCreate, required=False)
 @blp.response(201, SessionSchema)
 def create_session(values):
-    return service.client().create_session(checked(values["name"]), start=values["start"]).as_json()
+    return service.create(checked(values["name"]), start=values["start"]).as_json()
 
 
 @blp.route("/<name>")

@@ -57,6 +57,9 @@ class ChronoForm(SchemaForm):
         Choice("skip", _l("Skip this run (it is recorded)")),
         Choice("allow", _l("Run anyway, side by side"))])
     curl = TextAreaField(_l("Paste a curl command"))
+    test_to = StringField(_l("Send the test to"), description=_l(
+        "One phone number, e.g. your own. Empty: the WhatsApp number that sends (the message arrives in its "
+        "own chat)."))
 
     def __init__(self, *args, channels=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -24,7 +24,7 @@ from marshmallow import (
 )
 
 from .. import schedules
-from ..waha import phones
+from ..waha import pacing, phones, receipts
 from ..waha import template as message_template
 from ..fields import (
     MAX_ID,
@@ -270,6 +270,10 @@ class ChronoInput(Input):
                 errors["message_template"] = [_("A message chrono needs a message.")]
             if not data.get("recipients"):
                 errors["recipients"] = [_("A message chrono needs at least one recipient.")]
+            else:
+                too_many = _over_daily_cap(data)
+                if too_many:
+                    errors["recipients"] = [too_many]
         if errors:
             raise ValidationError(errors)
 
@@ -307,6 +311,13 @@ def _refused_destination(url):
         return _("%(host)s is %(reason)s. To call it, add its network or host name to "
                  "OUTBOUND_ALLOWED_NETWORKS.", host=where, reason=reasons[exc.reason])
     return None
+
+
+def _over_daily_cap(data):
+    """Why this chrono alone would send more than a WhatsApp number may in a day, or None."""
+    timezone = data.get("timezone") or current_app.config["DEFAULT_TIMEZONE"]
+    return pacing.cap_problem(schedules.normalize(data["schedule"]), timezone, len(data["recipients"]),
+                              current_app.config["MESSAGE_DAILY_CAP"])
 
 
 def _channel_exists(channel_id):
@@ -387,7 +398,9 @@ class RunSchema(Schema):
     http_status = fields.Integer(allow_none=True)
     response_snippet = fields.String(allow_none=True)
     error_message = fields.String(allow_none=True)
-    result = fields.Raw(allow_none=True)
+    result = fields.Function(lambda run: receipts.run_result(run), allow_none=True, metadata={
+        "description": "what the run did; a WhatsApp run's recipients[] each add delivery (sent, delivered, read, "
+                       "played, error) and delivered_at, read_at, played_at, failed_at"})
     duration_ms = fields.Integer(allow_none=True)
 
 

@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from .. import executors, schedules, tasks
 from ..accounts import service as accounts
+from ..executors import message
 from ..extensions import db
 from ..main.formatting import locale, relative, when
 from ..models import Channel, Chrono, RunStatus, TargetType, utcnow
+from ..waha.phones import RecipientError
 from . import bp, credentials, service
 from .curl import CurlError, parse_curl
 from .forms import ChronoForm, payload_text
@@ -122,14 +124,28 @@ def _test(form, chrono=None):
     values = _validated(form, chrono)
     if values is None:
         return None
-    if values["target_type"] != TargetType.HTTP:
-        return {"ok": False, "error": _("Only webhooks can be tested for now.")}
+    if values["target_type"] == TargetType.MESSAGE:
+        return _test_message(form, values)
     extra = {"secrets_origin": credentials.origin(values["url"])}
     if chrono is not None:
         extra["signing_secret"] = chrono.signing_secret
     outcome = executors.prepare(Chrono(**values, **extra), current_app.config)()
     return {"ok": outcome.ok, "http_status": outcome.http_status, "duration_ms": outcome.duration_ms,
             "snippet": outcome.snippet, "error": outcome.error}
+
+
+def _test_message(form, values):
+    """The message once, to the one number typed in `test_to` (default: the linked
+    phone), never to the recipients; nothing saved."""
+    draft = Chrono(**values, channel=db.session.get(Channel, values["channel_id"]))
+    try:
+        outcome = message.send_test(draft, current_app.config, (form.test_to.data or "").strip() or None)
+    except RecipientError as exc:
+        form.test_to.errors = [str(exc)]
+        return None
+    to = outcome.result.get("to")
+    return {"ok": outcome.ok, "duration_ms": outcome.duration_ms, "snippet": outcome.snippet, "error": outcome.error,
+            "summary": _("Sent to %(to)s:", to=to) if outcome.ok else None}
 
 
 @bp.route("/chronos/test", methods=["POST"])
@@ -255,8 +271,17 @@ def run_now(chrono_id):
     except tasks.QueueUnavailable:
         flash(_("The queue is not reachable, so nothing was started. Try again in a moment."), "error")
     else:
-        flash(_("Started: the run appears in the history below in a moment."), "success")
+        flash(_started(chrono), "success")
     return redirect(url_for("chronos.detail", chrono_id=chrono_id))
+
+
+def _started(chrono):
+    if chrono.target_type != TargetType.MESSAGE:
+        return _("Started: the run appears in the history below in a moment.")
+    config = current_app.config
+    low, high = sorted((config["MESSAGE_DELAY_MIN_SECONDS"], config["MESSAGE_DELAY_MAX_SECONDS"]))
+    return _("Started: messaging %(n)s recipients, one every %(low)s to %(high)s seconds; the run appears in the "
+             "history below in a moment.", n=len(chrono.recipients or ()), low=f"{low:g}", high=f"{high:g}")
 
 
 @bp.route("/chronos/<int:chrono_id>/delete", methods=["GET", "POST"])

@@ -3,25 +3,29 @@
 Each recipient's outcome is written to the run's `result["recipients"]` as soon
 as it is known (not only at the end), so a retry, or a worker that takes over
 after a crash, never sends again to someone who already got the message.
-Messages are spaced by a random delay (MESSAGE_DELAY_MIN/MAX_SECONDS): WAHA
-sends at once whatever it is given, and WhatsApp bans numbers that send at
-machine-regular intervals (shared/waha-api.md §9).
+Every message waits for its session's slot (waha/pacing.py): a random delay
+(MESSAGE_DELAY_MIN/MAX_SECONDS) after the previous message of that session,
+whichever chrono sent it, and never more than MESSAGE_DAILY_CAP in 24 hours:
+WAHA sends at once whatever it is given, and WhatsApp bans numbers that send at
+machine-regular intervals (shared/waha-api.md §9). Each message sent is also
+recorded as a SentMessage, where WhatsApp's receipts (delivered, read) land.
 """
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import ChronoRun, RunStatus, utcnow
-from ..waha import template
+from ..waha import pacing, receipts, state, template
 from ..waha.client import SessionNotReady, WahaClient, WahaError
-from ..waha.phones import RecipientError, parse_recipient
+from ..waha.phones import RecipientError, digits_only, parse_recipient
 from .outcome import Outcome
 
 SENT, FAILED, NOT_SENT = "sent", "failed", "not_sent"
+NOT_ON_WHATSAPP = _l("This number is not on WhatsApp.")
 
 
 @dataclass(frozen=True)
@@ -38,11 +42,12 @@ class MessageJob:
     delay_s: tuple  # (min, max)
     waha: dict  # base_url, api_key, timeout_s
     run_id: int | None = None
+    daily_cap: int = 0  # per session, in any 24 hours; 0: none
 
 
 def prepare(chrono, config, run=None):
     job = job_for(chrono, config, run)
-    return lambda: send(job, WahaClient(**job.waha), RunProgress(job.run_id))
+    return lambda: send(job, WahaClient(**job.waha), RunProgress(job.run_id, job.session))
 
 
 def job_for(chrono, config, run=None):
@@ -59,6 +64,7 @@ def job_for(chrono, config, run=None):
         waha={"base_url": config["WAHA_BASE_URL"], "api_key": config.get("WAHA_API_KEY"),
               "timeout_s": config["WAHA_TIMEOUT_MS"] / 1000},
         run_id=run.id if run is not None else None,
+        daily_cap=config.get("MESSAGE_DAILY_CAP") or 0,
     )
 
 
@@ -74,11 +80,15 @@ class RunProgress:
 
     A write only lands while this attempt still owns the run (same attempt
     number, still running): if another worker took the run over, we stop.
+    Each message sent becomes a SentMessage of `session` in the same commit,
+    whoever owns the run: it was sent, it counts against the daily cap.
     """
 
-    def __init__(self, run_id):
+    def __init__(self, run_id, session=None):
         self.run_id = run_id
+        self.session = session
         self.attempt = None
+        self.recorded = set()  # entries whose SentMessage exists
 
     def load(self):
         """{entry: record} from earlier attempts."""
@@ -91,11 +101,19 @@ class RunProgress:
         if row is None:
             return {}
         self.attempt = row.attempt
-        return {item.get("to"): item for item in (row.result or {}).get("recipients", []) if isinstance(item, dict)}
+        earlier = {item.get("to"): item for item in (row.result or {}).get("recipients", []) if isinstance(item, dict)}
+        self.recorded = {entry for entry, item in earlier.items() if item.get("status") == SENT}
+        return earlier
 
     def save(self, records):
         if self.run_id is None:
             return True
+        new = [r for r in records if r["status"] == SENT and r["to"] not in self.recorded]
+        if self.session is not None and new:
+            state.row(self.session, lock=True)  # receipts.py: acks of these messages wait for this commit
+            for record in new:
+                receipts.record_sent(self.run_id, self.session, record, datetime.fromisoformat(record["at"]))
+                self.recorded.add(record["to"])
         current = db.session.scalar(select(ChronoRun.result).where(ChronoRun.id == self.run_id))
         changed = db.session.execute(
             update(ChronoRun)
@@ -106,6 +124,11 @@ class RunProgress:
         ).rowcount
         db.session.commit()
         return changed == 1
+
+
+def pace(job):
+    """The moment this job's next message may go (its session's slot)."""
+    return pacing.reserve(job.session, job.delay_s, job.daily_cap)
 
 
 def send(job, client, progress, sleep=time.sleep):
@@ -132,29 +155,36 @@ def send(job, client, progress, sleep=time.sleep):
         record = records[index]
         if record["status"] == SENT:
             continue  # an earlier attempt delivered it
-        if sent_now:
-            low, high = sorted(job.delay_s)
-            sleep(random.uniform(low, high))  # never a fixed interval: see the module's docstring
-            if not progress.save(records):  # still ours after the pause? else the new owner sends
-                return finish("Another worker took over this run.", "superseded")
         try:
             recipient = parse_recipient(entry, job.region)
-            values = template.variables(job.chrono_name, job.scheduled_for, job.timezone,
-                                        recipient.label, "+" + recipient.phone if recipient.phone else "")
-            text = template.render(job.template, values)
+            text = _render(job, recipient, job.scheduled_for)
         except (RecipientError, template.MessageTemplateError) as exc:
             records[index] = _record(entry, FAILED, attempt, error=str(exc), code="invalid")
             if not progress.save(records):
                 return finish("Another worker took over this run.", "superseded")
             continue
         try:
+            slot = pace(job)
+        except pacing.DailyCapReached as exc:
+            for later in range(index, len(records)):
+                if records[later]["status"] != SENT:
+                    records[later] = _record(job.entries[later], FAILED, attempt, error=str(exc), code="daily_cap")
+            progress.save(records)
+            return finish(str(exc), "daily_cap")
+        wait = max((slot.at - utcnow()).total_seconds(), 0)
+        if wait or sent_now:
+            sleep(wait)  # the session's turn: see the module's docstring
+            if not progress.save(records):  # still ours after the pause? else the new owner sends
+                return finish("Another worker took over this run.", "superseded")
+        try:
             chat_id, message_id = client.send_to(job.session, recipient, text)
             if chat_id is None:
                 records[index] = _record(entry, FAILED, attempt, label=recipient.label,
-                                         error="This number is not on WhatsApp.", code="not_on_whatsapp")
+                                         error=str(NOT_ON_WHATSAPP), code="not_on_whatsapp")
             else:
                 records[index] = _record(entry, SENT, attempt, label=recipient.label, chat_id=chat_id,
                                          message_id=message_id)
+                pacing.sent(job.session, slot)
                 sent_now += 1
         except WahaError as exc:
             records[index] = _record(entry, FAILED, attempt, label=recipient.label, error=str(exc),
@@ -166,6 +196,12 @@ def send(job, client, progress, sleep=time.sleep):
         if not progress.save(records):
             return finish("Another worker took over this run.", "superseded")
     return finish()
+
+
+def _render(job, recipient, moment):
+    values = template.variables(job.chrono_name, moment, job.timezone, recipient.label,
+                                "+" + recipient.phone if recipient.phone else "")
+    return template.render(job.template, values)
 
 
 def _carry_over(entry, earlier):
@@ -188,7 +224,7 @@ def _code(exc):
 
 
 def _outcome(records, started, error=None, code=None, retryable=False):
-    duration = int((time.monotonic() - started) * 1000)
+    duration = _elapsed_ms(started)
     total = len(records)
     sent = [r for r in records if r["status"] == SENT]
     result = {"recipients": records}
@@ -205,3 +241,37 @@ def _outcome(records, started, error=None, code=None, retryable=False):
         error = f"{error} (sent to {len(sent)} of {total} recipients before that)"
     return Outcome(ok=False, duration_ms=duration, snippet=summary, error=error[:2000], error_code=code,
                    retryable=retryable, result=result)
+
+
+def send_test(chrono, config, to=None):
+    """The form's Test: the chrono's message rendered for one recipient, `to` as a
+    person typed it (None: the linked phone itself), sent once through the chrono's
+    channel. Nothing is saved, and the chrono's recipients get nothing.
+
+    Raises RecipientError when `to` is not a phone number or group id.
+    """
+    started = time.monotonic()
+    job = job_for(chrono, config)
+    if job.session is None:
+        return Outcome.failure("channel", str(_l("Choose an active WhatsApp channel.")), retryable=False)
+    client = WahaClient(**job.waha)
+    try:
+        session = client.get_session(job.session)
+        if not session.working:
+            raise SessionNotReady(job.session, session.status)
+        recipient = parse_recipient(to or "+" + digits_only(session.me_id), job.region)
+        text = _render(job, recipient, utcnow())
+        chat_id, _message_id = client.send_to(job.session, recipient, text)
+    except WahaError as exc:
+        return Outcome.failure(_code(exc), str(exc), _elapsed_ms(started), retryable=False)
+    except template.MessageTemplateError as exc:
+        return Outcome.failure("invalid", str(exc), _elapsed_ms(started), retryable=False)
+    if chat_id is None:
+        return Outcome.failure("not_on_whatsapp", str(NOT_ON_WHATSAPP), _elapsed_ms(started), retryable=False,
+                               result={"to": recipient.label})
+    return Outcome(ok=True, duration_ms=_elapsed_ms(started), snippet=text,
+                   result={"to": recipient.label, "chat_id": chat_id})
+
+
+def _elapsed_ms(started):
+    return int((time.monotonic() - started) * 1000)

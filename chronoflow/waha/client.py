@@ -140,18 +140,33 @@ class WahaClient:
             raise WahaFailed(502, "WAHA answered without the session")
         return SessionInfo.from_json(body)
 
-    def create_session(self, name, start=True):
-        # `start` is always sent: its default changed between WAHA releases.
+    def create_session(self, name, start=True, webhook=None, replaces=lambda hook: False):
+        """Create (or, when it exists, keep) the session, with `webhook` (a config.webhooks
+        entry) among its webhooks; `replaces(hook)` says which existing entries it replaces."""
+        body = {"name": name, "start": start}  # `start` always: its default changed between releases
+        if webhook:
+            body["config"] = {"webhooks": [webhook]}
         try:
-            body = self._call("POST", "/api/sessions", json={"name": name, "start": start})
-            return SessionInfo.from_json(body) if isinstance(body, dict) else self.get_session(name)
+            answer = self._call("POST", "/api/sessions", json=body)
+            return SessionInfo.from_json(answer) if isinstance(answer, dict) else self.get_session(name)
         except WahaFailed as exc:
             if exc.status_code != 422 or "already exists" not in str(exc.detail):
                 raise
-        # WAHA Core has "default" from boot (STOPPED). The contract suggests PUT then
-        # start; PUT replaces the whole config (webhooks someone set in WAHA's own
-        # dashboard), and we set none, so starting it is all that is needed.
+        # WAHA Core has "default" from boot (STOPPED): PUT our webhook into its config, then start.
+        if webhook:
+            self.add_webhook(name, webhook, replaces)
         return self.start(name) if start else self.get_session(name)
+
+    def add_webhook(self, name, webhook, replaces=lambda hook: False):
+        """PUT replaces the whole config and restarts a running session: keep everything
+        else in it (webhooks set in WAHA's dashboard, metadata...), and PUT only on a change."""
+        current = self._call("GET", f"/api/sessions/{_q(name)}", session=name)
+        config = dict((current or {}).get("config") or {}) if isinstance(current, dict) else {}
+        hooks = [hook for hook in config.get("webhooks") or [] if isinstance(hook, dict)]
+        if any(all(hook.get(key) == value for key, value in webhook.items()) for hook in hooks):
+            return  # already there (WAHA echoes it with its own defaults added)
+        config["webhooks"] = [hook for hook in hooks if not replaces(hook)] + [webhook]
+        self._call("PUT", f"/api/sessions/{_q(name)}", session=name, json={"config": config})
 
     def start(self, name):
         try:

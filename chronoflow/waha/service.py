@@ -6,7 +6,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .client import WahaClient
+from . import events, state
+from .client import SessionInfo, WahaClient
 
 # WAHA's generated names are session_<id>, at most 54 characters; keep names URL-safe.
 SESSION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,54}$")
@@ -28,6 +29,31 @@ def client():
     return WahaClient.from_config(current_app.config)
 
 
+def create(name, start=True):
+    """A new session (or the existing one started), sending ChronoFlow its events
+    when WAHA_WEBHOOK_BASE_URL says where ChronoFlow is."""
+    config = current_app.config
+    return client().create_session(name, start=start, webhook=events.webhook_config(config),
+                                   replaces=lambda hook: events.ours(hook, config))
+
+
+def from_record(row):
+    """A SessionInfo from what ChronoFlow last heard (state.py's row)."""
+    return SessionInfo(name=row.name, status=row.status or "STOPPED", me_id=row.me_id, push_name=row.push_name)
+
+
+def current(name):
+    """(state as describe() gives it, alert to send after the commit) for the pairing
+    page's script. From our own record once WAHA's events arrive for the session;
+    until then (webhooks not set up) from WAHA, and recorded. Raises WahaError."""
+    row = state.known([name]).get(name)
+    if row is not None and row.event_at is not None:
+        return describe(from_record(row), row), None
+    info = client().get_session(name)
+    alert = state.observed(info)
+    return describe(info, state.known([name]).get(name)), alert
+
+
 def name_problem(name):
     """None when `name` can be a session's name, else what is wrong with it."""
     if not SESSION_NAME.match(name or ""):
@@ -43,8 +69,10 @@ def status_badge(status):
     return STATUS_BADGES.get(status, "pending")
 
 
-def describe(session):
-    """The session's state as the pairing page shows it (and its script refreshes it)."""
+def describe(session, row=None):
+    """The session's state as the pairing page shows it (and its script refreshes it).
+    `row` (state.py's record): `changed_at` changes with every event, a new QR code
+    included; `live` says that WAHA's events reach ChronoFlow."""
     advice = {
         "STOPPED": _("This session is stopped. Start it to link a phone."),
         "STARTING": _("Starting… the QR code appears in a few seconds."),
@@ -64,4 +92,6 @@ def describe(session):
         "headline": (_("Connected as %(phone)s", phone=session.phone or session.push_name or "?")
                      if session.working else status_label(session.status)),
         "advice": advice.get(session.status, _("Waiting for WhatsApp (status %(status)s).", status=session.status)),
+        "changed_at": row.changed_at.isoformat() if row is not None and row.changed_at else None,
+        "live": row is not None and row.event_at is not None,
     }

@@ -3,7 +3,8 @@ said; a WAHA that is down or refuses our key is a message on the page, never a c
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from . import bp, service
+from ..extensions import db
+from . import bp, pacing, receipts, service, state, tasks
 from .client import SessionNotFound, SessionNotReady, WahaError
 from .forms import PairingCodeForm, SessionForm
 from .phones import RecipientError, parse_recipient
@@ -15,6 +16,14 @@ def _name_or_404(name):
     return name
 
 
+def _observed(*infos):
+    """Record what WAHA just told us about sessions, commit, then send the alerts it raised."""
+    alerts = [state.observed(info) for info in infos if info is not None]
+    db.session.commit()
+    for alert in alerts:
+        tasks.send_alert_later(alert)
+
+
 @bp.route("/sessions")
 def sessions():
     items, error = [], None
@@ -22,8 +31,16 @@ def sessions():
         items = service.client().list_sessions()
     except WahaError as exc:
         error = exc
+    _observed(*items)
     return render_template("waha/sessions.html", sessions=items, error=error, form=SessionForm(),
                            waha_url=current_app.config["WAHA_BASE_URL"])
+
+
+@bp.route("/states")
+def states():
+    """Every session as ChronoFlow last heard of it: the sessions page's script polls
+    this (our database, never WAHA) and updates the cards as events arrive."""
+    return jsonify([service.describe(service.from_record(row), row) for row in state.known().values()])
 
 
 @bp.route("/sessions", methods=["POST"])
@@ -35,7 +52,7 @@ def create_session():
         flash(problem, "error")
         return redirect(url_for("waha.sessions"))
     try:
-        service.client().create_session(name, start=True)
+        _observed(service.create(name, start=True))
     except WahaError as exc:
         flash(str(exc), "error")
         return redirect(url_for("waha.sessions"))
@@ -45,8 +62,11 @@ def create_session():
 @bp.route("/sessions/<name>/<any(start, stop, restart, logout):action>", methods=["POST"])
 def session_action(name, action):
     _name_or_404(name)
+    if action in ("stop", "logout"):
+        state.expect_drop(name)  # asked for here: not an outage to alert about
+        db.session.commit()
     try:
-        getattr(service.client(), action)(name)
+        _observed(getattr(service.client(), action)(name))
     except WahaError as exc:
         flash(str(exc), "error")
     else:
@@ -64,11 +84,15 @@ def session_action(name, action):
 def delete_session(name):
     _name_or_404(name)
     if request.method == "POST":
+        state.expect_drop(name)
+        db.session.commit()
         try:
             service.client().delete(name)
         except WahaError as exc:
             flash(str(exc), "error")
         else:
+            state.forget(name)
+            db.session.commit()
             flash(_("Session “%(name)s” deleted.", name=name), "success")
         return redirect(url_for("waha.sessions"))
     return render_template("waha/delete.html", name=name)
@@ -79,24 +103,30 @@ def pair(name, code=None, code_form=None):
     """Link a phone: the QR code (served by us), or a pairing code; the page's
     script follows the status and says "Connected as …" when it is done."""
     _name_or_404(name)
-    state, error = None, None
+    shown, error = None, None
     try:
-        state = service.describe(service.client().get_session(name))
+        info = service.client().get_session(name)
+        _observed(info)
+        shown = service.describe(info, state.known([name]).get(name))
     except WahaError as exc:
         error = exc
-    return render_template("waha/pair.html", name=name, state=state, error=error,
+    return render_template("waha/pair.html", name=name, state=shown, error=error,
                            missing=isinstance(error, SessionNotFound), code=code,
                            code_form=code_form or PairingCodeForm())
 
 
 @bp.route("/sessions/<name>/status")
 def status(name):
-    """The pairing page's script polls this (small, no secrets)."""
+    """The pairing page's script polls this (small, no secrets): our own record,
+    which WAHA's events keep current (service.current)."""
     _name_or_404(name)
     try:
-        return jsonify(service.describe(service.client().get_session(name)))
+        shown, alert = service.current(name)
     except WahaError as exc:
         return jsonify(error=str(exc), status=None), 503 if exc.retryable else 502
+    db.session.commit()
+    tasks.send_alert_later(alert)
+    return jsonify(shown)
 
 
 @bp.route("/sessions/<name>/qr.png")
@@ -140,3 +170,38 @@ def waha_status(status):
 @bp.app_template_filter("waha_badge")
 def waha_badge(status):
     return service.status_badge(status)
+
+
+@bp.app_template_filter("with_receipts")
+def with_receipts(run):
+    """A WhatsApp run's recipients, each with what WhatsApp said since (receipts.py)."""
+    return receipts.recipients_of(run)
+
+
+@bp.app_template_filter("receipt_tally")
+def receipt_tally(recipients):
+    return receipts.tally(recipients)
+
+
+@bp.app_template_filter("last_receipts")
+def last_receipts(chrono):
+    """receipts.tally() of the chrono's newest run that sent something, or None."""
+    run = receipts.last_message_run(chrono)
+    recipients = receipts.recipients_of(run) if run is not None else []
+    return receipts.tally(recipients) if recipients else None
+
+
+@bp.app_template_global("send_estimate")
+def send_estimate(recipients, schedule, timezone):
+    """pacing.estimate() for the chrono form: `recipients` is the box's text, one per line."""
+    count = len([line for line in (recipients or "").splitlines() if line.strip()])
+    return pacing.estimate(count, schedule, timezone, current_app.config)
+
+
+@bp.route("/estimate")
+def estimate():
+    """The chrono form's script asks this as the recipients or the schedule change."""
+    count = request.args.get("recipients", "0")
+    return jsonify(pacing.estimate(min(int(count), 100_000) if count.isdigit() and len(count) < 7 else 0,
+                                   request.args.get("schedule", ""), request.args.get("timezone", ""),
+                                   current_app.config))

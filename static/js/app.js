@@ -72,6 +72,38 @@
     });
   });
 
+  // --- a WhatsApp message: how long a run takes, the daily cap ---------------
+  var estimate = document.getElementById("send-estimate");
+  var recipients = form.elements.recipients;
+  var estimateTimer = null;
+  var estimateLatest = 0;
+
+  function refreshEstimate() {
+    var mine = ++estimateLatest;
+    var count = recipients.value.split("\n").filter(function (line) { return line.trim(); }).length;
+    var query = new URLSearchParams({ recipients: count, schedule: schedule.value, timezone: timezone.value });
+    fetch(estimate.getAttribute("data-estimate-url") + "?" + query, { headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        if (mine !== estimateLatest) return;
+        estimate.querySelector("[data-estimate-text]").textContent = data.text;
+        var problem = estimate.querySelector("[data-estimate-problem]");
+        problem.textContent = data.problem || "";
+        problem.hidden = !data.problem;
+      })
+      .catch(function () { /* offline: saving checks it */ });
+  }
+
+  if (estimate && recipients) {
+    [recipients, schedule, timezone].forEach(function (input) {
+      input.addEventListener("input", function () {
+        clearTimeout(estimateTimer);
+        // Only for a WhatsApp message: a webhook's form has nothing to estimate.
+        if (!estimate.closest("[data-target]").hidden) estimateTimer = setTimeout(refreshEstimate, 300);
+      });
+    });
+  }
+
   // --- errors next to the fields --------------------------------------------
   function showErrors(errors) {
     form.querySelectorAll("[data-error-for]").forEach(function (p) {
@@ -88,13 +120,14 @@
       .then(function (response) { return response.json().then(function (data) { return { status: response.status, data: data }; }); });
   }
 
-  function renderTest(data) {
+  function renderTest(data, container) {
     var nodes = [];
+    if (data.summary) nodes.push(el("strong", {}, [data.summary]));
     if (data.http_status) nodes.push(el("strong", {}, ["HTTP " + data.http_status]));
     if (data.duration_ms !== null && data.duration_ms !== undefined) nodes.push(el("span", {}, [data.duration_ms + " ms"]));
     if (data.error) nodes.push(el("p", { "class": "error" }, [data.error]));
     if (data.snippet) nodes.push(el("pre", {}, [data.snippet]));
-    replace(document.getElementById("test-result"), [el("div", { "class": "test-result " + (data.ok ? "ok" : "bad") }, nodes)]);
+    replace(container, [el("div", { "class": "test-result " + (data.ok ? "ok" : "bad") }, nodes)]);
   }
 
   function fillFromCurl(data) {
@@ -117,7 +150,7 @@
       .then(function (answer) {
         if (action === "test") {
           showErrors(answer.status === 422 ? answer.data.errors : {});
-          if (answer.status !== 422) renderTest(answer.data);
+          if (answer.status !== 422) renderTest(answer.data, button.closest(".test-box").querySelector("[data-test-result]"));
         } else if (answer.status === 422) {
           showErrors({ curl: [answer.data.error] });
         } else {

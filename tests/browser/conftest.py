@@ -30,6 +30,8 @@ Fixtures
   target       (tests/conftest.py) a real HTTP server on 127.0.0.1 to point chronos at.
   live_waha    the fake WAHA that live_stack's WAHA_BASE_URL points at (session-wide:
                call live_waha.reset() first); messages are paced 0.2-0.4 s apart.
+               Sessions created through the pages send live_stack their events
+               (WAHA_WEBHOOK_BASE_URL/TOKEN/HMAC_KEY are set), signed.
 
 Every page also checks, when its test ends, that it raised no uncaught JavaScript
 error and asked nothing of another machine (the dashboard must work offline: such
@@ -113,9 +115,12 @@ def live_stack(tmp_path_factory, live_waha):
             **live_waha.settings(),
             "MESSAGE_DELAY_MIN_SECONDS": "0.2",
             "MESSAGE_DELAY_MAX_SECONDS": "0.4",
+            "WAHA_WEBHOOK_TOKEN": "live-webhook-token-0123456789",
+            "WAHA_WEBHOOK_HMAC_KEY": "live-webhook-hmac-key-0123456789",
         },
         folder,
     )
+    stack.env["WAHA_WEBHOOK_BASE_URL"] = stack.base  # where the fake WAHA sends its webhooks
     try:
         _running["stack"] = stack.start()
         yield stack.base

@@ -5,27 +5,46 @@
     waha.url                                   # http://127.0.0.1:PORT
     waha.add_session("default", "SCAN_QR_CODE")
     waha.pair("default", "5511900000000")      # the phone scanned: WORKING
-    waha.fail("default"); waha.rotate_qr("default")
+    waha.fail("default"); waha.restart("default"); waha.rotate_qr("default")
     waha.missing.add("5511911111111")          # not on WhatsApp
     waha.chat_ids["5511988887777"] = "551188887777@c.us"   # check-exists answers another id
     waha.send_errors["5511922222222@c.us"] = 500            # the engine fails this chat
-    waha.sent                                  # [Sent(session, chat_id, text, at)]
+    waha.sent                                  # [Sent(session, chat_id, text, at, message_id)]
     waha.api_key = "other"                     # our key is now wrong: 401
+    waha.reads_down = True                     # every GET answers 503 (no polling WAHA)
     waha.close()                               # unreachable from now on
 
 A started session moves STARTING -> SCAN_QR_CODE (or -> WORKING when it was
-paired before) after `start_delay` seconds, checked whenever it is read.
+paired before) after `start_delay` seconds, on its own and whenever it is read.
+
+Webhooks (§7), as WAHA sends them: to each session's config.webhooks (what
+ChronoFlow sets when it creates a session) and to `global_hooks` (what
+WHATSAPP_HOOK_URL/EVENTS/HMAC_KEY configure), signed with X-Webhook-Hmac when
+the hook has an hmac key:
+
+    waha.global_hooks = [{"url": ..., "events": ["session.status", "message.ack"], "hmac": {"key": "k"}}]
+    # session.status on every change (QR rotations included); after each sendText,
+    # message.ack for `auto_acks` (SERVER, DEVICE by default); then, by hand:
+    waha.ack(waha.sent[0], 3)                  # READ
+    waha.wait_for_deliveries(lambda d: d.event == "message.ack" and d.ack == 3)
+    waha.replay(delivery)                      # the same request again (WAHA retrying)
 """
 import base64
+import hashlib
+import hmac
 import json
+import queue
 import random
 import struct
+import uuid
 import zlib
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import requests
 
 NOT_EXPECTED = "Session status is not as expected. Try again later or restart the session"
 
@@ -79,6 +98,33 @@ class Sent:
     chat_id: str
     text: str
     at: float  # time.time()
+    message_id: str = ""  # the bare id; sendText answered it wrapped per engine, acks carry true_<chat>_<id>
+
+    @property
+    def serialized(self):
+        return f"true_{self.chat_id}_{self.message_id}"
+
+
+@dataclass
+class Delivery:
+    """One webhook request the fake made, and what ChronoFlow answered."""
+
+    url: str
+    event: str
+    body: bytes
+    headers: dict
+    status: int | None = None  # None: no answer (connection refused, timeout)
+
+    @property
+    def envelope(self):
+        return json.loads(self.body)
+
+    @property
+    def ack(self):
+        return self.envelope["payload"].get("ack") if self.event == "message.ack" else None
+
+
+ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: "PLAYED"}
 
 
 class FakeWaha:
@@ -93,10 +139,16 @@ class FakeWaha:
         self.send_errors: dict[str, int] = {}  # chat id -> HTTP status sendText answers
         self.sent: list[Sent] = []
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, headers)
+        self.reads_down = False  # every GET answers 503: a test that must not poll WAHA
+        self.global_hooks: list[dict] = []  # like WHATSAPP_HOOK_URL: every session's events
+        self.auto_acks = (1, 2)  # acks sent after each sendText: SERVER, DEVICE
+        self.deliveries: list[Delivery] = []
+        self._outbox = queue.Queue()
         self._lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(target=self._deliver_forever, daemon=True).start()
         self._closed = False
 
     # --- what a test uses -------------------------------------------------------
@@ -108,9 +160,9 @@ class FakeWaha:
         """The app settings that point ChronoFlow here."""
         return {"WAHA_BASE_URL": self.url, "WAHA_API_KEY": self.api_key}
 
-    def add_session(self, name="default", status="STOPPED", phone=None):
+    def add_session(self, name="default", status="STOPPED", phone=None, config=None):
         with self._lock:
-            session = Session(name, paired_phone=phone)
+            session = Session(name, paired_phone=phone, config=config or {})
             self.sessions[name] = session
             self._set(session, status)
             return session
@@ -127,14 +179,46 @@ class FakeWaha:
             session.paired_phone = phone
             session.me = {"id": f"{phone}@c.us", "pushName": push_name}
             session.status = "WORKING"
+            self._emit_status(session)
 
     def fail(self, name="default"):
         with self._lock:
-            self.sessions[name].status = "FAILED"
+            self._set(self.sessions[name], "FAILED")
+
+    def restart(self, name="default"):
+        """WAHA restarts the session (as after FAILED): STARTING, then SCAN_QR_CODE or WORKING."""
+        with self._lock:
+            self._set(self.sessions[name], "STARTING")
 
     def rotate_qr(self, name="default"):
+        """A new QR code: WAHA says SCAN_QR_CODE again."""
         with self._lock:
-            self.sessions[name].qr_version += 1
+            session = self.sessions[name]
+            session.qr_version += 1
+            if session.status == "SCAN_QR_CODE":
+                self._emit_status(session)
+
+    def ack(self, message, level):
+        """WhatsApp's news about a message we sent (a Sent): 2 delivered, 3 read, 4 played, -1 error."""
+        with self._lock:
+            self._emit(message.session, "message.ack", {
+                "id": message.serialized, "from": message.chat_id, "to": message.chat_id, "participant": None,
+                "fromMe": True, "ack": level, "ackName": ACK_NAMES[level]})
+
+    def wait_for_deliveries(self, predicate=lambda delivery: True, count=1, timeout=10.0):
+        """The first `count` deliveries ChronoFlow answered for which `predicate` holds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = [d for d in self.deliveries if d.status is not None and predicate(d)]
+            if len(found) >= count:
+                return found[:count]
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} matching webhook deliveries, got: {self.deliveries}")
+
+    def replay(self, delivery):
+        """The same request again, byte for byte (as WAHA retrying it, or someone who captured it)."""
+        return requests.post(delivery.url, data=delivery.body, headers=delivery.headers, timeout=10)
 
     def reset(self):
         with self._lock:
@@ -144,6 +228,10 @@ class FakeWaha:
             self.send_errors.clear()
             self.sent.clear()
             self.requests.clear()
+            self.deliveries.clear()
+            self.global_hooks = []
+            self.reads_down = False
+            self.auto_acks = (1, 2)
 
     def wait_for_sent(self, count, timeout=10.0):
         deadline = time.monotonic() + timeout
@@ -157,18 +245,70 @@ class FakeWaha:
     def close(self):
         if not self._closed:
             self._closed = True
+            self._outbox.put(None)
             self._server.shutdown()
             self._server.server_close()
+
+    # --- webhooks -----------------------------------------------------------------
+    def _hooks(self, session_name, event):
+        session = self.sessions.get(session_name)
+        hooks = list((session.config if session else {}).get("webhooks") or []) + list(self.global_hooks)
+        return [hook for hook in hooks if event in hook.get("events", []) or "*" in hook.get("events", [])]
+
+    def _emit_status(self, session):
+        self._emit(session.name, "session.status", {"name": session.name, "status": session.status})
+
+    def _emit(self, session_name, event, payload):
+        session = self.sessions.get(session_name)
+        for hook in self._hooks(session_name, event):
+            now_ms = int(time.time() * 1000)
+            body = json.dumps({
+                "id": "evt_" + uuid.uuid4().hex[:26], "timestamp": now_ms, "event": event, "session": session_name,
+                "metadata": {}, "me": session.me if session else None, "payload": payload, "engine": self.engine,
+                "environment": {"version": "2024.10.8", "engine": self.engine, "tier": "CORE"},
+            }).encode()
+            headers = {"Content-Type": "application/json", "User-Agent": "WAHA/2024.10.8",
+                       "X-Webhook-Request-Id": uuid.uuid4().hex, "X-Webhook-Timestamp": str(now_ms)}
+            key = (hook.get("hmac") or {}).get("key")
+            if key:
+                headers["X-Webhook-Hmac"] = hmac.new(key.encode(), body, hashlib.sha512).hexdigest()
+                headers["X-Webhook-Hmac-Algorithm"] = "sha512"
+            self._outbox.put(Delivery(hook["url"], event, body, headers))
+
+    def _deliver_forever(self):
+        """One delivery at a time, in order, as WAHA's sender (fire and forget)."""
+        while True:
+            delivery = self._outbox.get()
+            if delivery is None:
+                return
+            try:
+                delivery.status = requests.post(delivery.url, data=delivery.body, headers=delivery.headers,
+                                                timeout=10).status_code
+            except requests.RequestException:
+                delivery.status = None
+            with self._lock:
+                self.deliveries.append(delivery)
 
     # --- the state machine --------------------------------------------------------
     def _set(self, session, status):
         session.status = status
         if status == "STARTING":
-            session.starting_since = time.monotonic()
+            session.starting_since = started = time.monotonic()
+            timer = threading.Timer(self.start_delay, self._started, (session, started))
+            timer.daemon = True
+            timer.start()
         if status == "WORKING" and session.paired_phone:
             session.me = {"id": f"{session.paired_phone}@c.us", "pushName": "Loja"}
         if status != "WORKING":
             session.me = None
+        self._emit_status(session)
+
+    def _started(self, session, started):
+        """STARTING -> SCAN_QR_CODE or WORKING once start_delay passed, without anyone asking."""
+        with self._lock:
+            if self.sessions.get(session.name) is session and session.status == "STARTING" \
+                    and session.starting_since == started:
+                self._set(session, "WORKING" if session.paired_phone else "SCAN_QR_CODE")
 
     def _get(self, name):
         session = self.sessions.get(name)
@@ -208,8 +348,8 @@ class FakeWaha:
                 if name in self.sessions:
                     return 422, {"statusCode": 422, "error": "Unprocessable Entity",
                                  "message": f"Session '{name}' already exists. Use PUT to update it."}
-                session = self.add_session(name, "STARTING" if body.get("start") else "STOPPED")
-                session.config = body.get("config") or {}
+                session = self.add_session(name, "STARTING" if body.get("start") else "STOPPED",
+                                           config=body.get("config"))
                 return 201, self._info(session)
         name = rest[0]
         core = self._core_only(name)
@@ -307,8 +447,10 @@ class FakeWaha:
                             "exception": {"message": "No LID for user", "name": "Error"},
                             "request": {"path": "/api/sendText", "method": "POST", "body": body, "query": {}},
                             "version": {"version": "2024.10.8", "engine": self.engine, "tier": "CORE"}}
-        self.sent.append(Sent(name, chat_id, body.get("text", ""), time.time()))
-        message_id = f"3EB0{len(self.sent):016X}"
+        message_id = f"3EB0{uuid.uuid4().hex[:16].upper()}"
+        self.sent.append(Sent(name, chat_id, body.get("text", ""), time.time(), message_id))
+        for level in self.auto_acks:
+            self.ack(self.sent[-1], level)
         if self.engine == "NOWEB":
             return 201, {"key": {"remoteJid": chat_id.replace("@c.us", "@s.whatsapp.net"), "fromMe": True,
                                  "id": message_id},
@@ -336,6 +478,8 @@ class FakeWaha:
                     key = self.headers.get("X-Api-Key") or query.get("x-api-key")
                     if fake.api_key and key != fake.api_key:
                         status, body = 401, {"statusCode": 401, "message": "Unauthorized"}
+                    elif fake.reads_down and self.command == "GET":
+                        status, body = 503, {"statusCode": 503, "message": "Service Unavailable"}
                     else:
                         try:
                             data = json.loads(raw) if raw else None
