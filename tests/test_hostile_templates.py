@@ -7,8 +7,10 @@ from datetime import datetime, timezone
 import pytest
 
 from chronoflow.extensions import db
-from chronoflow.models import Channel, ChronoRun, RunStatus
+from chronoflow.models import Channel, ChronoRun, RunStatus, utcnow
 from chronoflow.waha import template
+
+from .conftest import run_task
 
 NESTED = "{% for i in range(10**5) %}{% for j in range(10**5) %}{% endfor %}{% endfor %}"
 HOSTILE = {
@@ -61,12 +63,11 @@ def test_a_template_hidden_behind_a_condition_is_bounded_when_sent(app, channel,
     fake_waha.add_session("default", "SCAN_QR_CODE")
     fake_waha.pair("default", "5511900000000")
     chrono = make_chrono(**message_chrono(channel, HIDDEN), url=None)  # saved: the sample day is a Monday
-    from chronoflow.scheduling import runner
 
     run = ChronoRun(chrono_id=chrono.id, scheduled_for=FRIDAY, trigger="manual", status=RunStatus.PENDING)
     db.session.add(run)
     db.session.commit()
-    runner.execute_run(run.id)
+    run_task(run.id, due=utcnow())
     db.session.expire_all()
     run = db.session.get(ChronoRun, run.id)
     assert run.status == RunStatus.FAILED and fake_waha.sent == []

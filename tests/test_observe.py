@@ -13,9 +13,8 @@ from chronoflow.executors.outcome import Outcome
 from chronoflow.extensions import db
 from chronoflow.logs import JsonLines
 from chronoflow.models import Channel, ChronoRun, RunStatus, utcnow
-from chronoflow.scheduling import runner
 
-from .conftest import drain
+from .conftest import drain, retry_delay, run_task
 from .support.target import Reply
 
 
@@ -77,8 +76,8 @@ def test_a_retry_and_a_final_failure_each_say_so(make_chrono, target, caplog):
     errors = ("chronoflow_run_attempt_errors_total", {"target": "webhook", "error_code": "http_status"})
     moved = Moved(RETRIES, FAILED, errors, LATENESS)
 
-    delay = runner.execute_run(run.id)
-    runner.execute_run(run.id)
+    delay = retry_delay(run_task(run.id))
+    run_task(run.id)
 
     assert delay is not None
     assert moved.since() == [1, 1, 2, 0]  # a manual run has no lateness to speak of
@@ -140,6 +139,6 @@ def test_whatsapp_messages_are_counted_by_outcome_once_each(app, fake_waha, make
 
     run = service.trigger_now(chrono)
     db.session.commit()
-    runner.execute_run(run.id)
+    run_task(run.id)
 
     assert moved.since() == [1, 1, 1]

@@ -45,11 +45,12 @@ def upgrade():
     )
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_sessions_user_id'), ['user_id'], unique=False)
-    # Sessions lived in the cookie alone: everyone signs in again once.
-    with op.batch_alter_table('users', schema=None) as batch_op:
+    # Sessions lived in the cookie alone: everyone signs in again once. (SQLite
+    # rebuilds the table: it must stay AUTOINCREMENT, see 0005.)
+    with op.batch_alter_table('users', schema=None, table_kwargs={'sqlite_autoincrement': True}) as batch_op:
         batch_op.drop_column('session_key')
 
-    with op.batch_alter_table('chronos', schema=None) as batch_op:
+    with op.batch_alter_table('chronos', schema=None, table_kwargs={'sqlite_autoincrement': True}) as batch_op:
         batch_op.add_column(sa.Column('secrets_origin', sa.String(length=300), nullable=True))
     chronos = sa.table('chronos', sa.column('id', sa.Integer), sa.column('url', sa.Text),
                        sa.column('secrets_origin', sa.String))
@@ -59,9 +60,9 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('chronos', schema=None) as batch_op:
+    with op.batch_alter_table('chronos', schema=None, table_kwargs={'sqlite_autoincrement': True}) as batch_op:
         batch_op.drop_column('secrets_origin')
-    with op.batch_alter_table('users', schema=None) as batch_op:
+    with op.batch_alter_table('users', schema=None, table_kwargs={'sqlite_autoincrement': True}) as batch_op:
         batch_op.add_column(sa.Column('session_key', sa.String(length=32), nullable=False, server_default='0' * 32))
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_sessions_user_id'))
