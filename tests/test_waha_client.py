@@ -35,7 +35,8 @@ def test_it_starts_core_default_session_that_already_exists(client, fake_waha):
 def test_it_explains_core_allows_only_default(client):
     with pytest.raises(WahaFailed) as caught:
         client.create_session("sales")
-    assert caught.value.status_code == 422 and "only 'default'" in str(caught.value)
+    assert caught.value.status_code == 422 and "only 'default'" in caught.value.detail
+    assert str(caught.value).startswith("The free WAHA (Core) has one session only, named default")
 
 
 def test_a_wrong_api_key_is_unauthorized_with_the_fix(fake_waha):

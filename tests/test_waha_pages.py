@@ -65,7 +65,7 @@ def test_a_bad_session_name_is_refused(client, waha, post):
 
 def test_waha_core_refusing_a_second_session_is_explained(client, waha, post):
     response = post("/waha/sessions", {"name": "sales"}, follow_redirects=True)
-    assert "only &#39;default&#39; session" in text(response)
+    assert "has one session only, named default" in text(response)
 
 
 def test_the_qr_image_comes_from_our_server(client, waha):

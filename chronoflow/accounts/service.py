@@ -151,9 +151,16 @@ def set_active(actor, user, active):
 
 def change_password(user, data):
     """Signs out every other browser of the user; this one (user.login_id) stays in."""
-    values = PasswordChangeInput().load(data)
-    if not check_password_hash(user.password_hash, values["current_password"]):
-        raise ValidationError({"current_password": [_m("This is not your current password.")]})
+    problems, values = {}, None
+    try:
+        values = PasswordChangeInput().load(data)
+    except ValidationError as exc:
+        problems = exc.messages
+    current = data.get("current_password")
+    if isinstance(current, str) and current and not check_password_hash(user.password_hash, current):
+        problems.setdefault("current_password", []).append(_m("This is not your current password."))
+    if problems:  # every problem at once: a wrong password is not hidden behind a typo in the new one
+        raise ValidationError(problems)
     set_password(user, values["new_password"], keep_session=user.login_id)
     return user
 

@@ -5,6 +5,7 @@ the form only turns text boxes into values (JSON, numbers, lists) and puts
 each error next to its field.
 """
 import json
+import re
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -16,9 +17,12 @@ from ..forms import SchemaForm
 from ..models import TargetType
 from ..security import mask_headers
 
-NUMBER_FIELDS = ("timeout_ms", "max_attempts", "auto_pause_after")
+NUMBER_FIELDS = ("max_attempts", "auto_pause_after")
 CHOICE_FIELDS = ("misfire_policy", "overlap_policy")  # "" leaves the default
-CONFIG_FIELDS = NUMBER_FIELDS + CHOICE_FIELDS
+CONFIG_FIELDS = NUMBER_FIELDS + CHOICE_FIELDS + ("timeout_ms",)
+# The timeout is typed in seconds (people think in them) and kept in milliseconds.
+SECONDS = re.compile(r"\d{1,7}(?:[.,]\d{1,3})?", re.ASCII)
+TIMEOUT_RANGE_S = (0.1, 600)  # ChronoInput's 100 to 600,000 ms
 
 
 class ChronoForm(SchemaForm):
@@ -46,7 +50,7 @@ class ChronoForm(SchemaForm):
         "One per line: a phone number as you would write it (+55 11 98765-4321, or 11 98765-4321 for Brazil), "
         "or a group id ending in @g.us"))
     is_active = BooleanField(_l("Active"), default=True)
-    timeout_ms = StringField(_l("Timeout (ms)"))
+    timeout_s = StringField(_l("Wait for an answer (seconds)"), description=_l("Then the attempt counts as failed."))
     max_attempts = StringField(_l("Attempts"), description=_l("Tries in all, the first one included"))
     auto_pause_after = StringField(_l("Pause after failures in a row"), description=_l("0: never pause."))
     misfire_policy = SelectField(_l("After the service was down"), choices=[
@@ -81,9 +85,10 @@ class ChronoForm(SchemaForm):
             form.payload_format.data, form.payload.data = payload_text(chrono.payload)
             form.channel_id.data = str(chrono.channel_id or "")
             form.recipients.data = "\n".join(chrono.recipients or [])
-            for name in CONFIG_FIELDS:
+            for name in NUMBER_FIELDS + CHOICE_FIELDS:
                 value = (chrono.config or {}).get(name)
                 getattr(form, name).data = "" if value in (None, "coalesce") else str(value)
+            form.timeout_s.data = _seconds_text((chrono.config or {}).get("timeout_ms"))
         return form
 
     def to_input(self):
@@ -120,8 +125,24 @@ class ChronoForm(SchemaForm):
                     getattr(self, name).errors.append(_("Must be a whole number."))
                 else:
                     config[name] = number  # ChronoInput checks its range
+        text = (self.timeout_s.data or "").strip()
+        if text:
+            if SECONDS.fullmatch(text):
+                config["timeout_ms"] = round(float(text.replace(",", ".")) * 1000)
+            else:
+                self.timeout_s.errors.append(_("Write a number of seconds, e.g. 10 or 2.5."))
         data["config"] = {**getattr(self, "kept_config", {}), **config}
         return data
+
+    def attach_errors(self, messages):
+        """As SchemaForm's; the timeout's range is said in the seconds the box takes."""
+        config = messages.get("config")
+        if isinstance(config, dict) and "timeout_ms" in config:
+            messages = {**messages, "config": {k: v for k, v in config.items() if k != "timeout_ms"}}
+            low, high = TIMEOUT_RANGE_S
+            self.timeout_s.errors = [*self.timeout_s.errors, _("Must be between %(low)s and %(high)s seconds.",
+                                                               low=f"{low:g}", high=f"{high:g}")]
+        super().attach_errors(messages)
 
     def _json(self, field, message, default):
         text = (field.data or "").strip()
@@ -140,8 +161,13 @@ class ChronoForm(SchemaForm):
         self.headers.data = json.dumps(parsed["headers"], indent=2, ensure_ascii=False) if parsed["headers"] else ""
         self.payload_format.data, self.payload.data = payload_text(parsed["payload"])
         if "timeout_ms" in parsed:
-            self.timeout_ms.data = str(parsed["timeout_ms"])
+            self.timeout_s.data = _seconds_text(parsed["timeout_ms"])
         self.target_type.data = TargetType.HTTP
+
+
+def _seconds_text(milliseconds):
+    """10000 -> "10", 2500 -> "2.5"; None -> ""."""
+    return "" if milliseconds is None else f"{milliseconds / 1000:g}"
 
 
 def _whole_number(text):

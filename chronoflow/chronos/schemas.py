@@ -23,7 +23,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from .. import schedules
+from .. import outcomes, schedules
 from ..waha import pacing, phones, receipts
 from ..waha import template as message_template
 from ..fields import (
@@ -245,32 +245,42 @@ class ChronoInput(Input):
         if problems:
             raise ValidationError(problems)
 
-    @validates_schema(skip_on_field_errors=True)
-    def _target(self, data, partial=False, **kwargs):
+    # Run even when some fields have errors (those are missing from `data`): a person
+    # sees every problem of the form in one round, the missing URL with the bad name.
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _target(self, data, original, partial=False, **kwargs):
         if partial:
             return  # checked on the merged whole, see service.update_chrono
         errors = {}
+        # Fields sent but refused: their own error says what is wrong with them.
+        known = {name for name in original if name not in data} if isinstance(original, dict) else set()
         masked = [name for name, value in data.get("headers", {}).items() if value == MASK]
         if masked:  # masks are resolved before this whole check (service.resolve_masks): none was saved
             errors["headers"] = [_("%(names)s: there is no saved value behind the mask; type the value.",
                                    names=", ".join(masked))]
         if data.get("channel_id") is not None and not _channel_exists(data["channel_id"]):
             errors["channel_id"] = [_("No channel with this id.")]
-        if data["target_type"] == TargetType.HTTP:
-            if not data.get("url"):
+        if "target_type" not in data:
+            pass  # not a known type: its field says so
+        elif data["target_type"] == TargetType.HTTP:
+            if "url" in known:
+                pass
+            elif not data.get("url"):
                 errors["url"] = [_("An HTTP chrono needs a URL.")]
             else:
                 refused = _refused_destination(data["url"])
                 if refused:
                     errors["url"] = [refused]
         else:
-            if data.get("channel_id") is None:
+            if data.get("channel_id") is None and "channel_id" not in known:
                 errors["channel_id"] = [_("A message chrono needs a WhatsApp channel.")]
-            if not (data.get("message_template") or "").strip():
+            if not (data.get("message_template") or "").strip() and "message_template" not in known:
                 errors["message_template"] = [_("A message chrono needs a message.")]
-            if not data.get("recipients"):
+            if "recipients" in known:
+                pass
+            elif not data.get("recipients"):
                 errors["recipients"] = [_("A message chrono needs at least one recipient.")]
-            else:
+            elif "schedule" in data:  # (else its runs cannot be counted)
                 too_many = _over_daily_cap(data)
                 if too_many:
                     errors["recipients"] = [too_many]
@@ -299,17 +309,7 @@ def _refused_destination(url):
     try:
         outbound.check_host(parts.hostname, port, current_app.config.get("OUTBOUND_ALLOWED_NETWORKS"))
     except outbound.Blocked as exc:
-        where = parts.hostname if exc.address in (None, parts.hostname) else f"{parts.hostname} ({exc.address})"
-        if exc.reason in ("metadata", "link_local"):
-            return _("%(host)s is a cloud metadata or link-local address: ChronoFlow never calls those.", host=where)
-        reasons = {
-            "loopback": _("a loopback address (this machine)"),
-            "private": _("a private network address"),
-            "unspecified": _("an unspecified address"),
-            "reserved": _("not a public internet address"),
-        }
-        return _("%(host)s is %(reason)s. To call it, add its network or host name to "
-                 "OUTBOUND_ALLOWED_NETWORKS.", host=where, reason=reasons[exc.reason])
+        return str(outcomes.describe("blocked", {"host": parts.hostname, "address": exc.address, "reason": exc.reason}))
     return None
 
 
@@ -397,9 +397,16 @@ class RunSchema(Schema):
     lateness_ms = fields.Integer(allow_none=True, metadata={"description": "started_at - scheduled_for"})
     http_status = fields.Integer(allow_none=True)
     response_snippet = fields.String(allow_none=True)
-    error_message = fields.String(allow_none=True)
-    result = fields.Function(lambda run: receipts.run_result(run), allow_none=True, metadata={
-        "description": "what the run did; a WhatsApp run's recipients[] each add delivery (sent, delivered, read, "
+    error_code = fields.Function(lambda run: (outcomes.problem(run) or (None,))[0], allow_none=True, metadata={
+        "description": "what went wrong, stable for programs: timeout, connection, blocked, http_status, "
+                       "session_not_ready, not_on_whatsapp, partial, missed, overlap, cancelled, worker_lost..."})
+    error_message = fields.Function(lambda run: outcomes.run_error(run), allow_none=True, metadata={
+        "description": "what went wrong, in words, in the request's language"})
+    error_detail = fields.String(attribute="error_message", allow_none=True, metadata={
+        "description": "the technical detail as recorded (English)"})
+    result = fields.Function(lambda run: outcomes.in_words(receipts.run_result(run)), allow_none=True, metadata={
+        "description": "what the run did; attempts[] and a WhatsApp run's recipients[] carry error_code and error "
+                       "(in the request's language); recipients[] each add delivery (sent, delivered, read, "
                        "played, error) and delivered_at, read_at, played_at, failed_at"})
     duration_ms = fields.Integer(allow_none=True)
 

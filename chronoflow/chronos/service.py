@@ -6,6 +6,7 @@ and refuse exactly the same things.
 """
 from sqlalchemy import and_, delete, or_, select, update
 
+from .. import outcomes
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, Trigger, new_signing_secret, utcnow
 from ..schedules import next_fire_time
@@ -166,7 +167,9 @@ def _reschedule(chrono, now=None):
             .values(
                 status=RunStatus.CANCELLED,
                 finished_at=now,
-                error_message="The chrono was paused before this run started.",
+                error_message=outcomes.describe("cancelled", {}, locale="en"),
+                # Runs waiting for their first attempt have no result yet.
+                result={"error_code": "cancelled", "error_params": {}},
             )
             .execution_options(synchronize_session=False)
         )

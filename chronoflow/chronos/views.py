@@ -7,11 +7,11 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from .. import executors, schedules, tasks
+from .. import executors, outcomes, schedules, tasks
 from ..accounts import service as accounts
 from ..executors import message
 from ..extensions import db
-from ..main.formatting import locale, relative, when
+from ..main.formatting import duration, locale, relative, when
 from ..models import Channel, Chrono, RunStatus, TargetType, utcnow
 from ..waha.phones import RecipientError
 from . import bp, credentials, service
@@ -82,24 +82,40 @@ def _form_page(form, chrono):
                            timezones=timezones())
 
 
-def _validated(form, chrono=None):
+# What Test does not use (it sends the request, or the message to one number):
+# stand-ins for those fields when they are wrong, so Test works before they are
+# fixed, and their errors wait for Save.
+TEST_STAND_INS = {"name": "Test", "description": "", "schedule": "@daily", "timezone": None, "is_active": True,
+                  "recipients": ["+55 11 98765-4321"]}
+
+
+def _validated(form, chrono=None, test=False):
     """ChronoInput's values, or None with every problem next to its field at once.
 
     Editing `chrono`: masked header values are its stored ones, for the origin they
-    were saved for only (credentials.py)."""
+    were saved for only (credentials.py). `test`: only what Test uses must be right."""
     data = form.to_input()
-    values, problems = None, {}
+    problems = {}
     if chrono is not None:
         try:
             data.update(service.resolve_masks(chrono, data))
         except ValidationError as exc:
             problems = exc.messages
-    try:
-        values = ChronoInput().load(data)
-    except ValidationError as exc:
-        form.attach_errors(exc.messages)
+    values, errors = _load(data)
+    if test:
+        stand_ins = {name: TEST_STAND_INS[name] for name in errors if name in TEST_STAND_INS}
+        if stand_ins:
+            values, errors = _load({**data, **stand_ins})
+    form.attach_errors(errors)
     form.attach_errors(problems)
     return None if form.errors_found() else values
+
+
+def _load(data):
+    try:
+        return ChronoInput().load(data), {}
+    except ValidationError as exc:
+        return None, exc.messages
 
 
 def _save(form, chrono):
@@ -121,7 +137,7 @@ def _save(form, chrono):
 def _test(form, chrono=None):
     """Sends the request once, as the chrono would, without saving anything.
     Editing a chrono, it is signed with its secret."""
-    values = _validated(form, chrono)
+    values = _validated(form, chrono, test=True)
     if values is None:
         return None
     if values["target_type"] == TargetType.MESSAGE:
@@ -131,7 +147,11 @@ def _test(form, chrono=None):
         extra["signing_secret"] = chrono.signing_secret
     outcome = executors.prepare(Chrono(**values, **extra), current_app.config)()
     return {"ok": outcome.ok, "http_status": outcome.http_status, "duration_ms": outcome.duration_ms,
-            "snippet": outcome.snippet, "error": outcome.error}
+            "duration": duration(outcome.duration_ms), "snippet": outcome.snippet, "error": _error_words(outcome)}
+
+
+def _error_words(outcome):
+    return None if outcome.ok else str(outcomes.describe(outcome.error_code, outcome.params))
 
 
 def _test_message(form, values):
@@ -144,7 +164,8 @@ def _test_message(form, values):
         form.test_to.errors = [str(exc)]
         return None
     to = outcome.result.get("to")
-    return {"ok": outcome.ok, "duration_ms": outcome.duration_ms, "snippet": outcome.snippet, "error": outcome.error,
+    return {"ok": outcome.ok, "duration_ms": outcome.duration_ms, "duration": duration(outcome.duration_ms),
+            "snippet": outcome.snippet, "error": _error_words(outcome),
             "summary": _("Sent to %(to)s:", to=to) if outcome.ok else None}
 
 
@@ -171,7 +192,7 @@ def curl_fields():
     form = ChronoForm(channels=())
     form.fill_from_curl(parsed)
     return jsonify(method=form.method.data, url=parsed["url"], headers=form.headers.data,
-                   payload_format=payload_format, payload=payload, timeout_ms=form.timeout_ms.data or "")
+                   payload_format=payload_format, payload=payload, timeout_s=form.timeout_s.data or "")
 
 
 def _preview(schedule, timezone, count=5):

@@ -50,8 +50,8 @@ def prepare(chrono, config, run=None):
     if chrono.target_type == TargetType.HTTP:
         if chrono.method not in config["ALLOWED_METHODS"]:
             outcome = Outcome.failure(
-                "method_not_allowed", f"Method {chrono.method} is not in ALLOWED_METHODS", retryable=False
-            )
+                "method_not_allowed", f"Method {chrono.method} is not in ALLOWED_METHODS", retryable=False,
+                params={"method": chrono.method})
             return lambda: outcome
         from ..chronos.credentials import for_origin  # (the chronos package imports this one)
 
@@ -75,6 +75,6 @@ def prepare(chrono, config, run=None):
     if chrono.target_type == TargetType.MESSAGE:
         return message.prepare(chrono, config, run)
     outcome = Outcome.failure(
-        "unsupported", f"Target type {chrono.target_type} cannot be delivered by this version", retryable=False
-    )
+        "unsupported", f"Target type {chrono.target_type} cannot be delivered by this version", retryable=False,
+        params={"target_type": chrono.target_type})
     return lambda: outcome

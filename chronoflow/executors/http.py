@@ -118,10 +118,13 @@ def _wire(request, allowed, done):
 
 def _outcome(request, answer, sent):
     duration = int(answer.seconds * 1000)
+    host = urlsplit(request.url).hostname or ""
     if isinstance(answer, transport.Failed):
         if answer.code == "timeout":
-            return Outcome.failure("timeout", f"No response within {request.timeout_s:g} s", duration, result=sent)
-        return Outcome.failure(answer.code, str(answer), duration, retryable=answer.code == "connection", result=sent)
+            return Outcome.failure("timeout", f"No response within {request.timeout_s:g} s", duration, result=sent,
+                                   params={"seconds": request.timeout_s, "host": host})
+        return Outcome.failure(answer.code, str(answer), duration, retryable=answer.code == "connection", result=sent,
+                               params={"host": host, **answer.params})
     status = answer.status
     snippet = answer.body.decode(_encoding(answer.content_type), errors="replace")[:SNIPPET_CHARS]
     if 200 <= status < 400:  # redirects are not followed: a 3xx counts as success
@@ -133,6 +136,7 @@ def _outcome(request, answer, sent):
         snippet=snippet,
         duration_ms=duration,
         error_code="http_status",
+        params={"status": status, "host": host},
         error=f"HTTP {status} {answer.reason}".strip(),
         retryable=status >= 500 or status == 429,
         retry_after_s=answer.retry_after_s,

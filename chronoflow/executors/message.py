@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -25,7 +24,9 @@ from ..waha.phones import RecipientError, digits_only, parse_recipient
 from .outcome import Outcome
 
 SENT, FAILED, NOT_SENT = "sent", "failed", "not_sent"
-NOT_ON_WHATSAPP = _l("This number is not on WhatsApp.")
+# What the run record keeps as `error`: English, for logs and the API's technical detail;
+# pages and the API's messages word the code and its parameters (chronoflow/outcomes.py).
+NOT_ON_WHATSAPP = "This number is not on WhatsApp."
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,11 @@ def send(job, client, progress, sleep=time.sleep):
     previous = progress.load()
     records = [_carry_over(entry, previous.get(entry)) for entry in job.entries]
 
-    def finish(outcome_error=None, code=None, retryable=False):
-        return _outcome(records, started, outcome_error, code, retryable)
+    def finish(outcome_error=None, code=None, retryable=False, params=None):
+        return _outcome(records, started, outcome_error, code, retryable, params)
+
+    def failed(exc, retryable=False):
+        return finish(exc.english(), exc.code, retryable, exc.params)
 
     if job.session is None:
         return finish("The chrono's WhatsApp channel was deleted or disabled: choose another channel.",
@@ -147,7 +151,7 @@ def send(job, client, progress, sleep=time.sleep):
         if not session.working:
             raise SessionNotReady(job.session, session.status)
     except WahaError as exc:
-        return finish(str(exc), _code(exc), exc.retryable)
+        return failed(exc, exc.retryable)
 
     attempt = progress.attempt
     sent_now = 0
@@ -159,7 +163,7 @@ def send(job, client, progress, sleep=time.sleep):
             recipient = parse_recipient(entry, job.region)
             text = _render(job, recipient, job.scheduled_for)
         except (RecipientError, template.MessageTemplateError) as exc:
-            records[index] = _record(entry, FAILED, attempt, error=str(exc), code="invalid")
+            records[index] = _record(entry, FAILED, attempt, error=exc.args[0], code=exc.code, params=exc.params)
             if not progress.save(records):
                 return finish("Another worker took over this run.", "superseded")
             continue
@@ -168,9 +172,10 @@ def send(job, client, progress, sleep=time.sleep):
         except pacing.DailyCapReached as exc:
             for later in range(index, len(records)):
                 if records[later]["status"] != SENT:
-                    records[later] = _record(job.entries[later], FAILED, attempt, error=str(exc), code="daily_cap")
+                    records[later] = _record(job.entries[later], FAILED, attempt, error=str(exc), code=exc.code,
+                                             params=exc.params)
             progress.save(records)
-            return finish(str(exc), "daily_cap")
+            return finish(str(exc), exc.code, params=exc.params)
         wait = max((slot.at - utcnow()).total_seconds(), 0)
         if wait or sent_now:
             sleep(wait)  # the session's turn: see the module's docstring
@@ -180,19 +185,19 @@ def send(job, client, progress, sleep=time.sleep):
             chat_id, message_id = client.send_to(job.session, recipient, text)
             if chat_id is None:
                 records[index] = _record(entry, FAILED, attempt, label=recipient.label,
-                                         error=str(NOT_ON_WHATSAPP), code="not_on_whatsapp")
+                                         error=NOT_ON_WHATSAPP, code="not_on_whatsapp")
             else:
                 records[index] = _record(entry, SENT, attempt, label=recipient.label, chat_id=chat_id,
                                          message_id=message_id)
                 pacing.sent(job.session, slot)
                 sent_now += 1
         except WahaError as exc:
-            records[index] = _record(entry, FAILED, attempt, label=recipient.label, error=str(exc),
-                                     code=_code(exc), retryable=exc.retryable)
-            if isinstance(exc, SessionNotReady) or _code(exc) in ("unreachable", "unauthorized", "session"):
+            records[index] = _record(entry, FAILED, attempt, label=recipient.label, error=exc.english(),
+                                     code=exc.code, params=exc.params, retryable=exc.retryable)
+            if exc.code in ("session_not_ready", "unreachable", "unauthorized", "session"):
                 # The session itself is down: the others would fail the same way.
                 progress.save(records)
-                return finish(str(exc), _code(exc), exc.retryable)
+                return failed(exc, exc.retryable)
         if not progress.save(records):
             return finish("Another worker took over this run.", "superseded")
     return finish()
@@ -207,23 +212,20 @@ def _render(job, recipient, moment):
 def _carry_over(entry, earlier):
     if earlier and earlier.get("status") == SENT:
         return earlier
-    return _record(entry, NOT_SENT, earlier.get("attempt") if earlier else None,
-                   error=earlier.get("error") if earlier else None)
+    if not earlier:
+        return _record(entry, NOT_SENT, None)
+    return _record(entry, NOT_SENT, earlier.get("attempt"), error=earlier.get("error"),
+                   code=earlier.get("error_code"), params=earlier.get("error_params"))
 
 
 def _record(entry, status, attempt, label=None, chat_id=None, message_id=None, error=None, code=None,
-            retryable=False):
+            retryable=False, params=None):
     return {"to": entry, "label": label or entry, "status": status, "chat_id": chat_id, "message_id": message_id,
-            "error": error, "error_code": code, "retryable": retryable, "attempt": attempt,
-            "at": utcnow().isoformat()}
+            "error": error, "error_code": code, "error_params": params or {}, "retryable": retryable,
+            "attempt": attempt, "at": utcnow().isoformat()}
 
 
-def _code(exc):
-    return {"WahaUnreachable": "unreachable", "WahaUnauthorized": "unauthorized", "SessionNotFound": "session",
-            "SessionNotReady": "session_not_ready"}.get(exc.__class__.__name__, "waha")
-
-
-def _outcome(records, started, error=None, code=None, retryable=False):
+def _outcome(records, started, error=None, code=None, retryable=False, params=None):
     duration = _elapsed_ms(started)
     total = len(records)
     sent = [r for r in records if r["status"] == SENT]
@@ -231,6 +233,7 @@ def _outcome(records, started, error=None, code=None, retryable=False):
     summary = f"Sent to {len(sent)} of {total} recipients."
     if error is None and len(sent) == total:
         return Outcome(ok=True, duration_ms=duration, snippet=summary, result=result)
+    params = {**(params or {}), "total": total, "sent": len(sent)}
     if error is None:
         problems = [f"{r['label']}: {r['error'] or 'not sent'}" for r in records if r["status"] != SENT]
         retryable = any(r["retryable"] for r in records if r["status"] == FAILED)
@@ -240,7 +243,7 @@ def _outcome(records, started, error=None, code=None, retryable=False):
     elif sent:
         error = f"{error} (sent to {len(sent)} of {total} recipients before that)"
     return Outcome(ok=False, duration_ms=duration, snippet=summary, error=error[:2000], error_code=code,
-                   retryable=retryable, result=result)
+                   params=params, retryable=retryable, result=result)
 
 
 def send_test(chrono, config, to=None):
@@ -253,7 +256,7 @@ def send_test(chrono, config, to=None):
     started = time.monotonic()
     job = job_for(chrono, config)
     if job.session is None:
-        return Outcome.failure("channel", str(_l("Choose an active WhatsApp channel.")), retryable=False)
+        return Outcome.failure("channel", "Choose an active WhatsApp channel.", retryable=False)
     client = WahaClient(**job.waha)
     try:
         session = client.get_session(job.session)
@@ -262,12 +265,10 @@ def send_test(chrono, config, to=None):
         recipient = parse_recipient(to or "+" + digits_only(session.me_id), job.region)
         text = _render(job, recipient, utcnow())
         chat_id, _message_id = client.send_to(job.session, recipient, text)
-    except WahaError as exc:
-        return Outcome.failure(_code(exc), str(exc), _elapsed_ms(started), retryable=False)
-    except template.MessageTemplateError as exc:
-        return Outcome.failure("invalid", str(exc), _elapsed_ms(started), retryable=False)
+    except (WahaError, template.MessageTemplateError) as exc:
+        return Outcome.failure(exc.code, exc.args[0], _elapsed_ms(started), retryable=False, params=exc.params)
     if chat_id is None:
-        return Outcome.failure("not_on_whatsapp", str(NOT_ON_WHATSAPP), _elapsed_ms(started), retryable=False,
+        return Outcome.failure("not_on_whatsapp", NOT_ON_WHATSAPP, _elapsed_ms(started), retryable=False,
                                result={"to": recipient.label})
     return Outcome(ok=True, duration_ms=_elapsed_ms(started), snippet=text,
                    result={"to": recipient.label, "chat_id": chat_id})

@@ -49,16 +49,30 @@ class Response:
 
 
 class Failed(Exception):
-    """The call did not get an answer. `code`: blocked | timeout | connection | request."""
+    """The call did not get an answer. `code`: blocked | timeout | connection | request;
+    `params`: what words for it need (a connection's `reason`: NETWORK_REASONS)."""
 
-    def __init__(self, code, message, seconds):
+    def __init__(self, code, message, seconds, **params):
         super().__init__(message)
-        self.code, self.seconds = code, seconds
+        self.code, self.seconds, self.params = code, seconds, params
 
 
 # libcurl's errors that say the request itself cannot be made (not worth retrying).
 _REQUEST_ERRORS = {pycurl.E_URL_MALFORMAT, pycurl.E_UNSUPPORTED_PROTOCOL, pycurl.E_BAD_FUNCTION_ARGUMENT}
 
+
+# Why a connection failed, as a person can act on it (chronoflow/outcomes.py words each).
+NETWORK_REASONS = {
+    pycurl.E_COULDNT_RESOLVE_HOST: "dns",
+    pycurl.E_COULDNT_CONNECT: "refused",
+    pycurl.E_SSL_CONNECT_ERROR: "tls",
+    pycurl.E_PEER_FAILED_VERIFICATION: "tls",
+    pycurl.E_SSL_CERTPROBLEM: "tls",
+    pycurl.E_GOT_NOTHING: "empty",
+    pycurl.E_SEND_ERROR: "reset",
+    pycurl.E_RECV_ERROR: "reset",
+    pycurl.E_PARTIAL_FILE: "reset",
+}
 
 _RESENT = object()  # what a guard notes when libcurl wanted to send a call a second time
 
@@ -180,7 +194,7 @@ class Engine:
         try:
             rules.check_name(host)
         except outbound.Blocked as exc:
-            done(Failed("blocked", str(exc), 0.0))
+            done(Failed("blocked", str(exc), 0.0, reason=exc.reason, address=exc.address))
             return
         handle = self.spare.pop() if self.spare else pycurl.Curl()
         handle.body, handle.guard, handle.done = _Body(max_bytes), _Guard(rules, host), done
@@ -247,15 +261,18 @@ class Engine:
             answer = Response(status, _reason(status), content_type, retry_after or None, b"".join(body.chunks),
                               seconds)
         elif guard.blocked is _RESENT:
-            answer = Failed("connection", "Connection failed: the connection closed before an answer came", seconds)
+            answer = Failed("connection", "Connection failed: the connection closed before an answer came", seconds,
+                            reason="reset")
         elif guard.blocked is not None:
-            answer = Failed("blocked", str(guard.blocked), seconds)
+            answer = Failed("blocked", str(guard.blocked), seconds, reason=guard.blocked.reason,
+                            address=guard.blocked.address)
         elif errno == pycurl.E_OPERATION_TIMEDOUT:
             answer = Failed("timeout", message, seconds)
         elif errno in _REQUEST_ERRORS:
             answer = Failed("request", f"Request failed: {message}", seconds)
         else:
-            answer = Failed("connection", f"Connection failed: {message}", seconds)
+            answer = Failed("connection", f"Connection failed: {message}", seconds,
+                            reason=NETWORK_REASONS.get(errno, "other"))
         try:
             done(answer)
         except Exception:  # a broken callback must not stop the engine

@@ -7,7 +7,9 @@ from babel.dates import format_datetime, format_timedelta
 from flask import request
 from flask_babel import get_locale
 
-from .. import schedules
+from flask_babel import gettext as _
+
+from .. import outcomes, schedules
 from ..i18n import LOCALES, normalize_locale
 from ..models import utcnow
 from . import bp
@@ -31,10 +33,13 @@ def when(moment: datetime | None, tz: str = "UTC", style: str = "medium"):
 
 @bp.app_template_filter("relative")
 def relative(moment: datetime | None):
-    """'in 3 hours', 'há 5 minutos'."""
+    """'in 3 hours', 'há 5 minutos'; 'now' within a second ("in 0 seconds" says nothing)."""
     if moment is None:
         return ""
-    return format_timedelta(moment - utcnow(), add_direction=True, threshold=1.1, locale=locale())
+    delta = moment - utcnow()
+    if abs(delta.total_seconds()) < 1:
+        return _("now")
+    return format_timedelta(delta, add_direction=True, threshold=1.1, locale=locale())
 
 
 @bp.app_template_filter("duration")
@@ -49,6 +54,28 @@ def duration(milliseconds: int | None):
 @bp.app_template_filter("describe")
 def describe(cron: str):
     return schedules.describe(cron, locale())
+
+
+@bp.app_template_filter("status_label")
+def status_label(status):
+    return outcomes.status_label(status)
+
+
+@bp.app_template_filter("run_error")
+def run_error(run):
+    """The run's error in the reader's words (HTML: quoted names marked translate="no")."""
+    return outcomes.run_error(run, html=True)
+
+
+@bp.app_template_filter("run_note")
+def run_note(run):
+    return outcomes.run_note(run, html=True)
+
+
+@bp.app_template_filter("record_error")
+def record_error(record, target_type=None):
+    """An attempt's or a WhatsApp recipient's error in the reader's words."""
+    return outcomes.record_error(record, html=True, target_type=target_type)
 
 
 @bp.app_template_filter("host")

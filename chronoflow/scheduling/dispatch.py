@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from psycopg.types.json import Jsonb
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 
+from .. import outcomes
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger
 from ..schedules import next_fire_time
@@ -156,27 +156,21 @@ def _row(chrono, moment, now, status=RunStatus.PENDING, finished_at=None, error_
 
 
 def _skipped_row(chrono, moment, now):
-    if misfire_policy(chrono) == "coalesce":
-        reason = _("Missed while the scheduler was down; the first missed occurrence ran instead.")
-    else:
-        reason = _("Missed while the scheduler was down; skipped by the chrono's misfire policy.")
-    return _row(chrono, moment, now, RunStatus.SKIPPED, now, reason,
-                {"error_code": "missed", "misfire_policy": misfire_policy(chrono)})
+    return _final_row(chrono, moment, now, {"while_down": True, "misfire_policy": misfire_policy(chrono)})
 
 
 def _summary_row(chrono, result, now):
-    until = result.more_until.isoformat(timespec="seconds")
-    start = result.more_from.isoformat(timespec="seconds")
-    if result.more_exact:
-        reason = _("%(count)s more occurrences from %(start)s to %(end)s were missed while the scheduler "
-                   "was down, and skipped.", count=result.more, start=start, end=until)
-    else:
-        reason = _("About %(count)s more occurrences from %(start)s to %(end)s were missed while the "
-                   "scheduler was down, and skipped.", count=result.more, start=start, end=until)
-    return _row(chrono, result.more_until, now, RunStatus.SKIPPED, now, reason,
-                {"error_code": "missed", "misfire_policy": misfire_policy(chrono),
-                 "skipped_count": result.more, "skipped_count_exact": result.more_exact,
-                 "skipped_from": result.more_from.isoformat(), "skipped_until": result.more_until.isoformat()})
+    return _final_row(chrono, result.more_until, now, {
+        "misfire_policy": misfire_policy(chrono), "skipped_count": result.more,
+        "skipped_count_exact": result.more_exact, "skipped_from": result.more_from.isoformat(),
+        "skipped_until": result.more_until.isoformat()})
+
+
+def _final_row(chrono, moment, now, params):
+    """A missed occurrence, recorded as skipped: its code and parameters, and the English
+    technical message (pages word it in the reader's language, chronoflow/outcomes.py)."""
+    return _row(chrono, moment, now, RunStatus.SKIPPED, now, outcomes.describe("missed", params, locale="en"),
+                {"error_code": "missed", "error_params": params, **params})
 
 
 # Scheduled runs, one per occurrence. Every value travels in one array per

@@ -9,11 +9,10 @@ overlap) apply to a recovered run as to any other.
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import bindparam, or_, select, tuple_
 from sqlalchemy.orm import joinedload
 
-from .. import executors
+from .. import executors, outcomes
 from ..extensions import db
 from ..models import ChronoRun, RunStatus, TargetType, utcnow
 from . import rules, streaks
@@ -69,8 +68,8 @@ def recover_lost_runs(now=None, limit=CHUNK, after=None, alerts=None):
         if attempt_started > now - executors.longest_attempt(run.chrono, config) - grace:
             continue
         # The worker died mid-call. That attempt counts; retry if any are left.
-        run.error_message = _("The worker stopped during this attempt.")
-        run.result = {**(run.result or {}), "error_code": "worker_lost"}
+        run.error_message = outcomes.describe("worker_lost", {}, locale="en")
+        run.result = {**(run.result or {}), "error_code": "worker_lost", "error_params": {}}
         if run.attempt < rules.max_attempts(run.chrono, config) and rules.may_retry(run):
             run.status = RunStatus.RETRYING
             run.next_attempt_at = now

@@ -13,7 +13,6 @@ import random
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import exists, select
 from sqlalchemy.orm import aliased
 
@@ -39,7 +38,7 @@ def misfire_grace(chrono, config=None):
 
 
 def missed(runs, now, config):
-    """{run id: (error code, reason)} for the first attempts of `runs` that are too late to call."""
+    """{run id: (error code, its parameters)} for the first attempts of `runs` that are too late to call."""
     decided = {}
     for run in runs:
         late = now - run.scheduled_for
@@ -48,11 +47,9 @@ def missed(runs, now, config):
             continue
         seconds = int(late.total_seconds())
         if misfire_policy(run.chrono) == "skip":
-            decided[run.id] = ("missed", _("Started %(seconds)s s after its time, later than the chrono allows: "
-                                           "skipped by its misfire policy.", seconds=seconds))
+            decided[run.id] = ("missed", {"seconds": seconds})
         elif _covered(run, now - grace):
-            decided[run.id] = ("coalesced", _("Started %(seconds)s s after its time: another late run of the "
-                                              "chrono covers it (misfire policy: coalesce).", seconds=seconds))
+            decided[run.id] = ("coalesced", {"seconds": seconds})
     return decided
 
 

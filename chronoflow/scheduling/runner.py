@@ -21,12 +21,11 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import current_app
-from flask_babel import gettext as _
 from psycopg.types.json import Jsonb
 from sqlalchemy import bindparam, func, literal, or_, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from .. import executors, observe
+from .. import executors, observe, outcomes
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger, utcnow
 from . import calls, rules, streaks
@@ -170,13 +169,11 @@ def claim(run_ids, result):
     first = [run for run in ready if run.trigger == Trigger.SCHEDULE and run.attempt == 0]
     missed = rules.missed(first, now, config)
     overlapping = rules.overlapping([run for run in first if run.id not in missed], now, config)
-    skipped = {run_id: reason for run_id, reason in missed.items()}
-    skipped.update((run_id, ("overlap", _("Skipped: the previous run was still running (overlap policy: skip).")))
-                   for run_id in overlapping)
+    skipped = dict(missed)
+    skipped.update((run_id, ("overlap", {})) for run_id in overlapping)
     ready = [run for run in ready if run.id not in skipped]
 
-    finish(cancelled, RunStatus.CANCELLED, lambda run: ("cancelled", _("The chrono was paused before this run started.")),
-           WAITING, now)
+    finish(cancelled, RunStatus.CANCELLED, lambda run: ("cancelled", {}), WAITING, now)
     finish([run for run in runs if run.id in skipped], RunStatus.SKIPPED, lambda run: skipped[run.id],
            (RunStatus.PENDING,), now)
     if not ready:
@@ -238,14 +235,14 @@ def load(run_ids, lock=False, run_columns=RUN_COLUMNS, chrono_columns=CHRONO_COL
 
 def finish(runs, status, reason, only_if, now):
     """Give `runs` a final status without calling anything; `reason(run)` ->
-    (error code, message). Conditional, like the claim."""
+    (error code, its parameters). Conditional, like the claim."""
     if not runs:
         return
     params = []
     for run in runs:
-        code, message = reason(run)
-        params.append({"run_id": run.id, "new_message": message,
-                       "new_result": {**(run.result or {}), "error_code": code}})
+        code, details = reason(run)
+        params.append({"run_id": run.id, "new_message": outcomes.describe(code, details, locale="en"),
+                       "new_result": {**(run.result or {}), "error_code": code, "error_params": details}})
     db.session.execute(
         update(RUNS)
         # Literal statuses: an IN list of bound values cannot go with executemany.
@@ -337,9 +334,13 @@ def apply_outcome(run, attempt_number, started, outcome, max_attempts, now):
             "duration_ms": outcome.duration_ms,
             "http_status": outcome.http_status,
             "error_code": outcome.error_code,
+            "error_params": outcome.params,
             "error": outcome.error,
         },
     ]
+    # The run's own error: the words are chosen when it is shown (chronoflow/outcomes.py).
+    result["error_code"] = None if outcome.ok else outcome.error_code
+    result["error_params"] = None if outcome.ok else outcome.params
     run.result = result
     run.chrono.last_run_at = run.started_at
     run.chrono.last_run_status = run.status

@@ -9,6 +9,7 @@ import logging
 
 from flask import current_app
 
+from .. import outcomes
 from ..executors import http
 from ..extensions import db
 from ..i18n import translations
@@ -68,7 +69,8 @@ def _alert(event, chrono, run, failures):
         "chrono": {"id": chrono.id, "name": chrono.name, "is_active": chrono.is_active},
         "consecutive_failures": failures,
         "run": {"id": run.id, "status": run.status, "scheduled_for": run.scheduled_for.isoformat(),
-                "http_status": run.http_status, "error": run.error_message},
+                "http_status": run.http_status, "error_code": (outcomes.problem(run) or (None,))[0],
+                "error": outcomes.run_error(run, locale=config["ALERT_LANGUAGE"])},
         "message": describe(event, chrono.name, failures, config["ALERT_LANGUAGE"]),
     }
 

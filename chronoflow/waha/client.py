@@ -10,68 +10,61 @@ from urllib.parse import quote
 from dataclasses import dataclass
 
 import requests
-from flask_babel import lazy_gettext as _l
-
+from .. import outcomes
 from .phones import display_phone
 
 STATUSES = ("STOPPED", "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED")
 
 
 class WahaError(Exception):
-    """Base class: `message` is translatable and says how to fix it; `retryable`
+    """Base class: `code` and `params` say what happened (chronoflow/outcomes.py
+    words them, in the reader's language, and tells how to fix it); `retryable`
     says whether trying again later may help."""
 
     retryable = False
+    code = "waha"
 
-    def __init__(self, message, detail=None):
-        super().__init__(str(message))
-        self.message = message
-        self.detail = detail  # technical words from WAHA, for logs and the run's page
+    def __init__(self, technical=None, **params):
+        self.params = params
+        self.detail = technical  # technical words from WAHA, for logs and the run's page
+        super().__init__(self.english())
 
     def __str__(self):
-        return str(self.message)
+        return str(outcomes.describe(self.code, self.params))
+
+    def english(self):
+        """The message in English, as logs and the run's technical record keep it."""
+        return str(outcomes.describe(self.code, self.params, locale="en"))
 
 
 class WahaUnreachable(WahaError):
     retryable = True
+    code = "unreachable"
 
     def __init__(self, base_url, detail=None):
-        super().__init__(_l("WhatsApp server (WAHA) not reachable at %(url)s. Check that it is running and that "
-                            "WAHA_BASE_URL points to it.", url=base_url), detail)
+        super().__init__(detail, url=base_url)
 
 
 class WahaUnauthorized(WahaError):
-    def __init__(self):
-        super().__init__(_l("WhatsApp server (WAHA) refused our API key. Set WAHA_API_KEY to the same value as "
-                            "WAHA's own WAHA_API_KEY, then restart ChronoFlow."))
+    code = "unauthorized"
 
 
 class SessionNotFound(WahaError):
+    code = "session"
+
     def __init__(self, session, detail=None):
         self.session = session
-        super().__init__(_l("WhatsApp session '%(session)s' does not exist (or is not running) on the WhatsApp "
-                            "server. Create or start it under WhatsApp > Sessions.", session=session), detail)
+        super().__init__(detail, session=session)
 
 
 class SessionNotReady(WahaError):
     retryable = True  # a person may scan the QR code before the next attempt
+    code = "session_not_ready"
 
     def __init__(self, session, status, detail=None):
         self.session = session
         self.status = status
-        if status == "SCAN_QR_CODE":
-            message = _l("WhatsApp session '%(session)s' is not connected: scan the QR code under WhatsApp > "
-                         "Sessions.", session=session)
-        elif status == "FAILED":
-            message = _l("WhatsApp session '%(session)s' failed (the phone may have been unlinked): restart it, "
-                         "or log out and scan the QR code again.", session=session)
-        elif status == "STOPPED":
-            message = _l("WhatsApp session '%(session)s' is stopped: start it under WhatsApp > Sessions.",
-                         session=session)
-        else:
-            message = _l("WhatsApp session '%(session)s' is not connected yet (status %(status)s): wait a moment, "
-                         "or scan the QR code.", session=session, status=status)
-        super().__init__(message, detail)
+        super().__init__(detail, session=session, status=status)
 
 
 class WahaFailed(WahaError):
@@ -80,8 +73,7 @@ class WahaFailed(WahaError):
     def __init__(self, status_code, detail):
         self.status_code = status_code
         self.retryable = status_code >= 500 or status_code == 429
-        super().__init__(_l("The WhatsApp server answered with an error (HTTP %(status)s): %(detail)s",
-                            status=status_code, detail=detail), detail)
+        super().__init__(detail, status=status_code, detail=detail)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,11 @@ COUNT_BUDGET = 50_000  # occurrences counted at most, whatever the schedule
 
 
 class DailyCapReached(Exception):
+    code = "daily_cap"
+
     def __init__(self, session, cap):
         self.session, self.cap = session, cap
+        self.params = {"session": session, "cap": cap}
         super().__init__(f"WhatsApp session '{session}' sent its {cap} messages of the last 24 hours "
                          "(MESSAGE_DAILY_CAP): the rest were not sent, to protect the number from a ban.")
 

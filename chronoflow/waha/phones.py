@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import phonenumbers
 from flask_babel import gettext as _
 
+from .. import outcomes
+
 # WhatsApp group ids: 120363012345678901@g.us, or the older <creator>-<timestamp>@g.us.
 GROUP = re.compile(r"^\d{5,25}(-\d{5,15})?@g\.us$")
 # A chat id written out in full: 5511987654321@c.us.
@@ -17,7 +19,17 @@ CHAT = re.compile(r"^(\d{6,20})@c\.us$")
 
 
 class RecipientError(ValueError):
-    pass
+    """An entry that is not a recipient: the "invalid" outcome, `reason` not_a_number or
+    invalid_number (chronoflow/outcomes.py words it)."""
+
+    code = "invalid"
+
+    def __init__(self, reason, entry):
+        self.params = {"reason": reason, "entry": entry}
+        super().__init__(str(outcomes.describe(self.code, self.params, locale="en")))
+
+    def __str__(self):
+        return str(outcomes.describe(self.code, self.params))
 
 
 @dataclass(frozen=True)
@@ -46,10 +58,9 @@ def parse_recipient(entry, region):
     try:
         number = phonenumbers.parse(number_text, region)
     except phonenumbers.NumberParseException:
-        raise RecipientError(_("“%(entry)s” is not a phone number or a group id (…@g.us).", entry=text)) from None
+        raise RecipientError("not_a_number", text) from None
     if not phonenumbers.is_valid_number(number):
-        raise RecipientError(_("“%(entry)s” is not a valid phone number: check the area code and the number of "
-                               "digits, or start it with + and the country code.", entry=text))
+        raise RecipientError("invalid_number", text)
     digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
     return Recipient(text, f"{digits}@c.us", digits)
 

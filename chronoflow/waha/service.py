@@ -4,21 +4,14 @@ import re
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
+from ..outcomes.words import SESSION_LABELS
 from . import events, state
 from .client import SessionInfo, WahaClient
 
 # WAHA's generated names are session_<id>, at most 54 characters; keep names URL-safe.
 SESSION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,54}$")
 
-STATUS_LABELS = {
-    "STOPPED": _l("stopped"),
-    "STARTING": _l("starting"),
-    "SCAN_QR_CODE": _l("waiting for the QR scan"),
-    "WORKING": _l("connected"),
-    "FAILED": _l("failed"),
-}
 # The run badges' colours: green connected, amber on its way, red failed, grey stopped.
 STATUS_BADGES = {"STOPPED": "paused", "STARTING": "pending", "SCAN_QR_CODE": "pending", "WORKING": "success",
                  "FAILED": "failed"}
@@ -62,7 +55,7 @@ def name_problem(name):
 
 
 def status_label(status):
-    return str(STATUS_LABELS.get(status, status))
+    return _(SESSION_LABELS[status]) if status in SESSION_LABELS else str(status)
 
 
 def status_badge(status):
@@ -76,8 +69,7 @@ def describe(session, row=None):
     advice = {
         "STOPPED": _("This session is stopped. Start it to link a phone."),
         "STARTING": _("Starting… the QR code appears in a few seconds."),
-        "SCAN_QR_CODE": _("Open WhatsApp on your phone > Settings (or ⋮) > Linked devices > Link a device, "
-                          "and point the camera at this code."),
+        "SCAN_QR_CODE": _("Scan the code below with your phone, or link with your phone number."),
         "FAILED": _("The session failed (the phone may have been unlinked). Restart it; if that does not help, "
                     "log out and link the phone again."),
     }

@@ -22,26 +22,42 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from flask import current_app, has_app_context
-from flask_babel import gettext as _
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
+from .. import outcomes
+
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
-# The names a template may use, in the README and the form's hint.
+# The names a template may use, in the README and the form's hint; each English name
+# has a Portuguese one too, so a shop owner writes {{ nome }} or {{ data }}.
 VARIABLES = ("chrono", "date", "time", "weekday", "date_en", "time_en", "weekday_en", "recipient", "phone")
+PORTUGUESE = {"tarefa": "chrono", "nome": "chrono", "data": "date", "hora": "time", "dia_da_semana": "weekday",
+              "destinatario": "recipient", "destinatário": "recipient", "telefone": "phone"}
+# What an error suggests, in the reader's language.
+SUGGESTED = {"en": ("chrono", "date", "time", "weekday", "recipient", "phone"),
+             "pt": ("nome", "data", "hora", "dia_da_semana", "destinatario", "telefone")}
 
 SAMPLE_MOMENT = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
 
 
 class MessageTemplateError(ValueError):
-    pass
+    """`reason` and `params`: the "invalid" outcome's (chronoflow/outcomes.py words it)."""
+
+    code = "invalid"
+
+    def __init__(self, reason, **params):
+        self.params = {"reason": reason, **params}
+        super().__init__(str(outcomes.describe(self.code, self.params, locale="en")))
+
+    def __str__(self):
+        return str(outcomes.describe(self.code, self.params))
 
 
 def variables(chrono_name, moment, tz, recipient_label="+55 11 98765-4321", phone="+5511987654321"):
     """What a template sees: the run's time in the chrono's timezone, in pt-BR and English."""
     local = moment.astimezone(ZoneInfo(tz))
-    return {
+    values = {
         "chrono": chrono_name,
         "date": format_date(local, "dd/MM/yyyy", locale="pt_BR"),
         "time": format_time(local, "HH:mm", locale="pt_BR"),
@@ -52,6 +68,8 @@ def variables(chrono_name, moment, tz, recipient_label="+55 11 98765-4321", phon
         "recipient": recipient_label,
         "phone": phone or "",
     }
+    values.update((alias, values[name]) for alias, name in PORTUGUESE.items())
+    return values
 
 
 @dataclass(frozen=True)
@@ -100,20 +118,15 @@ def _result(outcome, limits):
     if kind == "ok":
         return details[0]
     if kind == "timeout":
-        raise MessageTemplateError(_("The message takes too long to fill in (more than %(ms)s ms): "
-                                     "make its loops smaller.", ms=int(limits.timeout_s * 1000)))
+        raise MessageTemplateError("template_timeout", ms=int(limits.timeout_s * 1000))
     if kind == "too_long":
-        raise MessageTemplateError(_("Filled in, the message is longer than %(n)s characters.", n=limits.max_chars))
+        raise MessageTemplateError("template_too_long", n=limits.max_chars)
     if kind == "memory":
-        raise MessageTemplateError(_("The message needs too much memory to fill in (more than %(mb)s MB).",
-                                     mb=limits.max_memory_mb))
+        raise MessageTemplateError("template_memory", mb=limits.max_memory_mb)
     if kind == "undefined":
-        raise MessageTemplateError(_("%(problem)s. You can use: %(names)s.", problem=_undefined(details[0]),
-                                     names=", ".join("{{ %s }}" % name for name in VARIABLES)))
+        raise MessageTemplateError("template_undefined", name=_undefined(details[0]))
     problem, line = details
-    where = _(" (line %(line)s)", line=line) if line else ""
-    raise MessageTemplateError(_("The message has a mistake in its {{ }} or {%% %%}%(where)s: %(problem)s",
-                                 where=where, problem=problem))
+    raise MessageTemplateError("template_syntax", line=line, detail=problem)
 
 
 _lock = threading.Lock()
@@ -172,7 +185,5 @@ def check(source, timezone_name="UTC"):
 
 
 def _undefined(text):
-    # "'nome' is undefined" -> a sentence a person understands
-    if text.endswith(" is undefined"):
-        return _("There is no variable %(name)s", name=text[: -len(" is undefined")])
-    return text
+    """"'nome' is undefined" -> 'nome'."""
+    return text[: -len(" is undefined")] if text.endswith(" is undefined") else text

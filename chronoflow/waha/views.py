@@ -153,11 +153,10 @@ def pairing_code(name):
     try:
         recipient = parse_recipient(form.phone.data or "", current_app.config["DEFAULT_PHONE_REGION"])
         if recipient.is_group:
-            raise RecipientError(_("Type your own phone number, not a group."))
-        code = service.client().request_code(name, recipient.phone)
-    except RecipientError as exc:
-        form.phone.errors.append(str(exc))
-    except WahaError as exc:
+            form.phone.errors.append(_("Type your own phone number, not a group."))
+        else:
+            code = service.client().request_code(name, recipient.phone)
+    except (RecipientError, WahaError) as exc:
         form.phone.errors.append(str(exc))
     return pair(name, code=code, code_form=form)
 

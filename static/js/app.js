@@ -46,11 +46,13 @@
       replace(preview, data.error ? [el("p", { "class": "error" }, [data.error])] : []);
       return;
     }
+    // The schedule is fine now: an error the server gave it earlier is stale.
+    showErrors({ schedule: null }, ["schedule"]);
     var items = data.next.map(function (t) {
       return el("li", {}, [el("time", { datetime: t.iso }, [t.at]), " ", el("span", { "class": "muted" }, [t.relative])]);
     });
     replace(preview, [
-      el("p", { "class": "preview-description" }, [el("strong", {}, [data.description]), " ", el("code", {}, [data.cron])]),
+      el("p", { "class": "preview-description" }, [el("strong", {}, [data.description])]),
       el("p", { "class": "muted" }, [data.next_label]),
       el("ol", { "class": "preview-times" }, items),
     ]);
@@ -105,13 +107,30 @@
   }
 
   // --- errors next to the fields --------------------------------------------
-  function showErrors(errors) {
+  // Every field's error at once (`only`: just these fields); the first one is
+  // scrolled to and focused, so a phone shows what stopped the action.
+  function showErrors(errors, only) {
+    var first = null;
     form.querySelectorAll("[data-error-for]").forEach(function (p) {
-      var messages = errors[p.getAttribute("data-error-for")];
+      var name = p.getAttribute("data-error-for");
+      if (only && only.indexOf(name) < 0) return;
+      var messages = errors[name];
       p.textContent = messages ? messages.join(" ") : "";
       p.hidden = !messages;
       p.parentNode.classList.toggle("has-error", Boolean(messages));
+      var input = form.elements[name];
+      if (input && input.setAttribute) {
+        if (messages) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+      }
+      if (messages && !first) first = p.parentNode;
     });
+    if (first && !only) {
+      var details = first.closest("details");
+      if (details) details.open = true;
+      first.scrollIntoView({ block: "center" });
+      var control = first.querySelector("input, select, textarea");
+      if (control) control.focus({ preventScroll: true });
+    }
   }
 
   // --- Test and Paste curl, in place ----------------------------------------
@@ -124,7 +143,7 @@
     var nodes = [];
     if (data.summary) nodes.push(el("strong", {}, [data.summary]));
     if (data.http_status) nodes.push(el("strong", {}, ["HTTP " + data.http_status]));
-    if (data.duration_ms !== null && data.duration_ms !== undefined) nodes.push(el("span", {}, [data.duration_ms + " ms"]));
+    if (data.duration) nodes.push(el("span", {}, [data.duration]));
     if (data.error) nodes.push(el("p", { "class": "error" }, [data.error]));
     if (data.snippet) nodes.push(el("pre", {}, [data.snippet]));
     replace(container, [el("div", { "class": "test-result " + (data.ok ? "ok" : "bad") }, nodes)]);
@@ -136,7 +155,7 @@
     form.elements.headers.value = data.headers;
     form.elements.payload_format.value = data.payload_format;
     form.elements.payload.value = data.payload;
-    if (data.timeout_ms) form.elements.timeout_ms.value = data.timeout_ms;
+    if (data.timeout_s) form.elements.timeout_s.value = data.timeout_s;
   }
 
   form.addEventListener("click", function (event) {
