@@ -45,7 +45,7 @@ def problem(run):
     """(code, params) of the run's error, or None when it has none."""
     result = run.result if isinstance(run.result, dict) else {}
     if "error_params" in result:  # written by this version
-        return result.get("error_code"), result["error_params"] or {}
+        return None if result.get("error_code") is None else (result["error_code"], result["error_params"] or {})
     if not run.error_message:
         return None
     return legacy.problem(run.error_message, result, _target_type(run))
