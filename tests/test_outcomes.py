@@ -36,8 +36,8 @@ def words(stored, locale):
     ("not_on_whatsapp", {}, "This number is not on WhatsApp.", "Este número não está no WhatsApp."),
     ("waha", {"detail": "WAHA Core support only 'default' session. Buy Plus", "status": 422},
      "The free WAHA (Core) has one session only", "O WAHA gratuito (Core) tem uma sessão só"),
-    ("waha", {"detail": "engine exploded", "status": 500}, "The WhatsApp server said: engine exploded (HTTP 500).",
-     "O servidor do WhatsApp respondeu: engine exploded (HTTP 500)."),
+    ("waha", {"detail": "engine exploded", "status": 500}, "The WhatsApp server said: “engine exploded” (HTTP 500).",
+     "O servidor do WhatsApp respondeu: “engine exploded” (HTTP 500)."),
     ("invalid", {"reason": "template_syntax", "line": 1,
                  "detail": "unexpected end of template, expected 'end of print statement'."},
      "(line 1): a {{ is not closed with }}", "(linha 1): um {{ não foi fechado com }}"),
@@ -93,7 +93,7 @@ def test_a_success_after_failed_attempts_has_no_error(app):
      {"error_code": "missed", "misfire_policy": "skip"}, "Perdida enquanto o agendador estava fora do ar"),
     ("intranet.local (10.1.2.3) is a private network address; refused by the outbound request policy",
      {"error_code": "blocked"}, "intranet.local (10.1.2.3) é um endereço de rede privada"),
-    ("Something nobody planned for", None, "O servidor respondeu: Something nobody planned for"),
+    ("Something nobody planned for", None, "O servidor respondeu: “Something nobody planned for”"),
 ])
 def test_an_old_english_webhook_error_is_read_back_in_portuguese(app, english, result, portuguese):
     assert portuguese in words(run(english, result), "pt_BR")
@@ -106,7 +106,7 @@ def test_an_old_english_webhook_error_is_read_back_in_portuguese(app, english, r
      "You can buy Plus version", "waha", "O WAHA gratuito (Core) tem uma sessão só"),
     ("The message has a mistake in its {{ }} or {% %} (line 1): unexpected end of template, expected "
      "'end of print statement'.", "invalid", "A mensagem tem um erro nos {{ }} ou {% %} (linha 1): um {{ não foi"),
-    ("Weird thing WAHA said", None, "O servidor do WhatsApp respondeu: Weird thing WAHA said"),
+    ("Weird thing WAHA said", None, "O servidor do WhatsApp respondeu: “Weird thing WAHA said”"),
 ])
 def test_an_old_english_whatsapp_error_is_read_back_in_portuguese(app, english, code, portuguese):
     stored = run(english, {"error_code": code} if code else None, target_type=TargetType.MESSAGE)

@@ -86,7 +86,7 @@ class Speaker:
         if words is None:  # an unknown code, or one whose parameters were lost
             detail = params.get("detail")
             if detail:
-                return self.say(N_("The server said: %(detail)s"), detail=str(detail)[:500])
+                return self.say(N_("The server said: “%(detail)s”"), detail=str(detail)[:500])
             return self.say(N_("Something went wrong (%(code)s)."), code=code or "?")
         return words
 
@@ -261,9 +261,9 @@ def waha(s, p):
         if pattern.search(detail):
             return s.say(words)
     if p.get("status"):
-        return s.say(N_("The WhatsApp server said: %(detail)s (HTTP %(status)s)."), detail=detail or "—",
+        return s.say(N_("The WhatsApp server said: “%(detail)s” (HTTP %(status)s)."), detail=detail or "—",
                      status=p["status"])
-    return s.say(N_("The WhatsApp server said: %(detail)s"), detail=detail or "—")
+    return s.say(N_("The WhatsApp server said: “%(detail)s”"), detail=detail or "—")
 
 
 def not_on_whatsapp(s, p):

@@ -15,6 +15,8 @@ Fixtures
                its default. Shared: tests see each other's chronos, so name yours.
   live_api     a requests.Session with an API token of live_stack's admin (session).
   live_user    (username, password) of that admin.
+  live_db      the path of live_stack's SQLite database (to write rows as an older
+               version wrote them).
   browser      chromium, headless (session).
   page         a page in a fresh context per test, signed in as live_user, 1280x800,
                in the language of the `locale` fixture (default "en-US"; a test picks
@@ -123,6 +125,7 @@ def live_stack(tmp_path_factory, live_waha):
     stack.env["WAHA_WEBHOOK_BASE_URL"] = stack.base  # where the fake WAHA sends its webhooks
     try:
         _running["stack"] = stack.start()
+        _running["db"] = folder / "chronoflow.db"
         yield stack.base
     finally:
         _running.pop("stack", None)
@@ -132,6 +135,11 @@ def live_stack(tmp_path_factory, live_waha):
 @pytest.fixture(scope="session")
 def live_api(live_stack):
     return _running["stack"].http
+
+
+@pytest.fixture(scope="session")
+def live_db(live_stack):
+    return _running["db"]
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ def test_signing_in_on_a_phone_in_portuguese(live_stack, live_user, new_page, sc
     page.goto(live_stack + "/chronos/new")
     expect(page).to_have_url(re.compile(r"/login\?next=/chronos/new$"))
     expect(page.get_by_role("heading", name="Entrar no ChronoFlow")).to_be_visible()
-    expect(page.get_by_role("link", name="Novo chrono")).to_have_count(0)  # no menu before signing in
+    expect(page.get_by_role("link", name="Nova tarefa")).to_have_count(0)  # no menu before signing in
 
     page.get_by_label("Usuário").fill(username)
     page.get_by_label("Senha").fill("not the password")
@@ -23,7 +23,7 @@ def test_signing_in_on_a_phone_in_portuguese(live_stack, live_user, new_page, sc
     page.get_by_label("Senha").fill(password)
     page.get_by_role("button", name="Entrar").click()
     expect(page).to_have_url(live_stack + "/chronos/new")
-    expect(page.get_by_role("heading", name="Novo chrono")).to_be_visible()
+    expect(page.get_by_role("heading", name="Nova tarefa")).to_be_visible()
 
 
 def test_an_api_token_is_made_shown_once_used_and_revoked(live_stack, page, screenshot):
@@ -42,7 +42,9 @@ def test_an_api_token_is_made_shown_once_used_and_revoked(live_stack, page, scre
     page.goto(live_stack + "/settings")
     expect(page.get_by_text(token)).to_have_count(0)  # shown only that once
     row = page.locator("tr", has_text="browser test")
-    row.get_by_role("button", name="Revoke").click()
+    row.get_by_text("Revoke", exact=True).click()  # one tap asks first: nothing is revoked yet
+    assert requests.get(live_stack + "/api/chronos", headers=bearer, timeout=5).status_code == 200
+    row.get_by_role("button", name="Yes, revoke it").click()
     expect(page.get_by_text("Token revoked")).to_be_visible()
     refused = requests.get(live_stack + "/api/chronos", headers=bearer, timeout=5)
     assert refused.status_code == 401 and refused.json()["code"] == 401

@@ -59,8 +59,9 @@ def test_create_preview_test_run_and_read_the_history(live_stack, page, screensh
 
     history.locator("a").first.click()
     expect(page.get_by_role("heading", name=re.compile(r"Run #\d+"))).to_be_visible()
+    page.get_by_text("Technical details").click()  # the developer's view, one tap away
     expect(page.get_by_text("Request as sent")).to_be_visible()
-    expect(page.locator("pre").first).to_contain_text("POST " + target.url("/report"))
+    expect(page.locator("#technical pre").first).to_contain_text("POST " + target.url("/report"))
     screenshot(page, "run-detail")
 
 
@@ -142,7 +143,7 @@ def test_portuguese_from_the_browser_and_english_from_the_switch(live_stack, liv
     live_api.post(live_stack + "/api/chronos", json={"name": "Lembrete da loja", "schedule": "todo dia às 18",
                                                      "url": target.url("/loja")}, timeout=5).raise_for_status()
     page.goto(live_stack + "/")
-    expect(page.get_by_role("link", name="+ Novo chrono").first).to_be_visible()
+    expect(page.get_by_role("link", name="+ Nova tarefa").first).to_be_visible()
     card = page.locator(".chrono-card", has_text="Lembrete da loja")
     expect(card).to_contain_text("Todo dia às 18:00")
     expect(card).to_contain_text(re.compile(r"\d{2}/\d{2}/\d{4}"))  # dd/mm/yyyy: the locale's date format
@@ -152,7 +153,7 @@ def test_portuguese_from_the_browser_and_english_from_the_switch(live_stack, liv
     expect(page.get_by_role("link", name="+ New chrono").first).to_be_visible()
     expect(page.locator(".chrono-card", has_text="Lembrete da loja")).to_contain_text("Every day at 18:00")
     page.get_by_role("link", name="Português").click()
-    expect(page.get_by_role("link", name="+ Novo chrono").first).to_be_visible()
+    expect(page.get_by_role("link", name="+ Nova tarefa").first).to_be_visible()
 
 
 def test_the_list_searches_and_looks_right(live_stack, live_api, page, screenshot, target):
