@@ -123,15 +123,15 @@ def test_bodies_json_cannot_read_are_a_400_and_never_a_500(client, body, status)
 
 def test_unicode_digits_that_int_refuses_are_a_field_error_in_the_form(client, post_form):
     html = post_form("/chronos/new", {"name": "n", "schedule": "@daily", "target_type": "HTTP", "method": "GET",
-                                      "url": "https://example.com/", "timeout_ms": "²",
+                                      "url": "https://example.com/", "timeout_s": "²",
                                       "channel_id": "²"}).get_data(as_text=True)
-    assert 'data-error-for="timeout_ms">Must be a whole number.' in html
+    assert 'data-error-for="timeout_s">Write a number of seconds' in html
     assert count() == 0
 
 
 def test_curl_options_that_are_not_numbers_are_ignored(client, post_form):
     response = post_form("/chronos/parse-curl", {"curl": "curl -m 1e400 https://example.com/"})
-    assert response.status_code == 200 and response.get_json()["timeout_ms"] == ""
+    assert response.status_code == 200 and response.get_json()["timeout_s"] == ""
     response = post_form("/chronos/parse-curl", {"curl": "curl -d '" + "[" * 100_000 + "' https://example.com/"})
     assert response.status_code == 200
 

@@ -126,8 +126,8 @@ def test_an_old_partial_message_run_names_who_did_not_get_it_and_why(app):
                                                                          recipients}, TargetType.MESSAGE,
                  snippet="Sent to 1 of 3 recipients.")
     assert words(stored, "pt_BR") == (
-        "Enviada para 1 de 3 destinatários. Não enviada: +55 11 91234-5678: Este número não está no WhatsApp.; "
-        "abc: “abc” não é um número de telefone nem um id de grupo (…@g.us).")
+        "Enviada para 1 de 3 destinatários. Não enviada: +55 11 91234-5678: Este número não está no WhatsApp; "
+        "abc: “abc” não é um número de telefone nem um id de grupo (…@g.us)")
     assert outcomes.record_error(recipients[1], locale="pt_BR") == "Este número não está no WhatsApp."
 
 

@@ -255,7 +255,7 @@ def test_it_alerts_whatsapp_numbers_in_the_alert_language(app, make_chrono, targ
     texts = [message.text for message in sent]
     assert texts[0].startswith("ChronoFlow: Relatório falhou 2 vezes seguidas.")
     assert "HTTP 500" in texts[0]
-    assert texts[2].startswith("ChronoFlow: Relatório falhou 3 vezes seguidas e foi pausado.")
+    assert texts[2].startswith("ChronoFlow: Relatório falhou 3 vezes seguidas e foi pausada.")
 
 
 def test_a_whatsapp_alert_that_cannot_be_sent_does_not_stop_the_run(app, make_chrono, target, fake_waha, caplog):

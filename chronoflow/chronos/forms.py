@@ -53,13 +53,14 @@ class ChronoForm(SchemaForm):
     timeout_s = StringField(_l("Wait for an answer (seconds)"), description=_l("Then the attempt counts as failed."))
     max_attempts = StringField(_l("Attempts"), description=_l("Tries in all, the first one included"))
     auto_pause_after = StringField(_l("Pause after failures in a row"), description=_l("0: never pause."))
-    misfire_policy = SelectField(_l("After the service was down"), choices=[
+    # Radio buttons, not selects: their words wrap on a phone instead of being cut off.
+    misfire_policy = RadioField(_l("After the service was down"), choices=[
         Choice("", _l("Run a missed time once (default)")),
-        Choice("skip", _l("Skip missed times (they are recorded)"))])
-    overlap_policy = SelectField(_l("If the previous run is still going"), choices=[
+        Choice("skip", _l("Skip missed times (they are recorded)"))], default="")
+    overlap_policy = RadioField(_l("If the previous run is still going"), choices=[
         Choice("", _l("Skip, when the schedule is faster than the timeout (default)")),
         Choice("skip", _l("Skip this run (it is recorded)")),
-        Choice("allow", _l("Run anyway, side by side"))])
+        Choice("allow", _l("Run anyway, side by side"))], default="")
     curl = TextAreaField(_l("Paste a curl command"))
     test_to = StringField(_l("Send the test to"), description=_l(
         "One phone number, e.g. your own. Empty: the WhatsApp number that sends (the message arrives in its "

@@ -69,7 +69,8 @@ class Speaker:
         return separator.join(str(part) for part in parts)
 
     def pair(self, label, why):
-        return self.say(N_("%(label)s: %(why)s"), label=label, why=why)
+        """"+55 11 98765-4321: not on WhatsApp", its own full stop dropped (pairs are joined by ";")."""
+        return self.say(N_("%(label)s: %(why)s"), label=label, why=why.rstrip("."))
 
     def when(self, iso, timezone=None):
         try:

@@ -47,8 +47,8 @@ RECIPIENTS = [
 OLD_MESSAGE_RUNS = [
     ("Sent to 1 of 3 recipients; not sent to +55 11 91234-5678: This number is not on WhatsApp.; "
      "+55 21 99876-5432: not sent", {"error_code": "partial", "recipients": RECIPIENTS},
-     "Enviada para 1 de 3 destinatários. Não enviada: +55 11 91234-5678: Este número não está no WhatsApp.",
-     "Sent to 1 of 3 recipients. Not sent: +55 11 91234-5678: This number is not on WhatsApp."),
+     "Enviada para 1 de 3 destinatários. Não enviada: +55 11 91234-5678: Este número não está no WhatsApp; ",
+     "Sent to 1 of 3 recipients. Not sent: +55 11 91234-5678: This number is not on WhatsApp; "),
     ("WhatsApp session 'default' is not connected yet (status STARTING): wait a moment, or scan the QR code.",
      {"error_code": "session_not_ready"}, "ainda não está conectada (iniciando)", "is not connected yet (starting)"),
     ("The message has a mistake in its {{ }} or {% %} (line 1): unexpected end of template, expected "
@@ -106,7 +106,7 @@ def shop(live_stack, live_api, live_db):
                     config={"max_attempts": 1, "auto_pause_after": 0})
     stock = create(name="Estoque", schedule="de hora em hora", url="http://127.0.0.1:1/estoque",
                    config={"max_attempts": 1, "auto_pause_after": 1})
-    channel = live_api.post(live_stack + "/api/channels", json={"name": "WhatsApp da padaria"}, timeout=10).json()
+    channel = live_api.post(live_stack + "/api/channels", json={"name": "Zap da loja"}, timeout=10).json()
     reminder = create(name="Lembrete de entrega", schedule="todo dia às 8", target_type="MESSAGE",
                       channel_id=channel["id"], message_template="Bom dia! Sua entrega chega hoje, {{ data }}.",
                       recipients=["11 98765-4321", "11 91234-5678", "21 99876-5432"])
@@ -267,3 +267,24 @@ def test_linking_by_code_on_a_phone(live_stack, live_waha, new_page, screenshot)
     card.get_by_text("Desconectar", exact=True).click()  # one tap asks first
     expect(card.get_by_role("button", name="Sim, desconectar")).to_be_visible()
     assert live_waha.status("default") == "SCAN_QR_CODE"
+
+
+def test_a_new_webhook_s_secret_and_the_advanced_choices_fit_a_phone(live_stack, new_page, target, screenshot):
+    page = new_page(**PHONE)
+    page.goto(live_stack + "/chronos/new")
+    page.locator("details.advanced summary").click()
+    cut = page.evaluate("""[...document.querySelectorAll('details.advanced label, details.advanced select')]
+        .filter(el => el.scrollWidth > el.clientWidth + 1).map(el => el.textContent.trim())""")
+    assert cut == [], f"cut off on a phone: {cut}"
+    assert_page_is_right(page, portuguese=True)
+
+    page.locator("#name").fill("Aviso de estoque baixo")
+    page.locator("#schedule").fill("dias úteis às 8")
+    page.locator("#url").fill(target.url("/estoque-baixo"))
+    page.locator("#timeout_s").fill("2,5")  # seconds, as a person says them
+    page.get_by_role("button", name="Criar tarefa").click()
+    expect(page.get_by_text("Tarefa criada.")).to_be_visible()
+    expect(page.locator("#new-secret")).to_be_visible()  # shown once, under Detalhes técnicos
+    assert_page_is_right(page, portuguese=True)
+    page.get_by_role("link", name="Editar").click()
+    expect(page.locator("#timeout_s")).to_have_value("2.5")
