@@ -268,7 +268,7 @@ def test_the_language_follows_the_browser_and_the_switch(client):
     assert "Nada agendado ainda" in client.get("/", headers={"Accept-Language": "pt-BR,pt;q=0.9"}).get_data(as_text=True)
     response = client.get("/language/pt_BR?next=/chronos/new")
     assert response.status_code == 302 and response.headers["Location"] == "/chronos/new"
-    assert "Novo chrono" in client.get("/chronos/new").get_data(as_text=True)
+    assert "Nova tarefa" in client.get("/chronos/new").get_data(as_text=True)
     client.get("/language/en?next=/")
     assert "New chrono" in client.get("/chronos/new", headers={"Accept-Language": "pt-BR"}).get_data(as_text=True)
 

@@ -80,7 +80,7 @@ def test_the_qr_image_comes_from_our_server(client, waha):
 def test_the_status_endpoint_follows_the_pairing(client, waha):
     waha.add_session("default", "SCAN_QR_CODE")
     state = client.get("/waha/sessions/default/status").get_json()
-    assert (state["status"], state["working"]) == ("SCAN_QR_CODE", False) and "Linked devices" in state["advice"]
+    assert (state["status"], state["working"]) == ("SCAN_QR_CODE", False) and "Scan the code below" in state["advice"]
     waha.pair("default", "5511987654321")
     state = client.get("/waha/sessions/default/status").get_json()
     assert state["working"] and state["headline"] == "Connected as +55 11 98765-4321"
