@@ -216,7 +216,7 @@ SETTINGS = {
     "ALERT_LANGUAGE": ("en", _language),
     "RUN_RETENTION_COUNT": ("1000", lambda n, v: _int(n, v, low=0, high=10_000_000)),
     "RUN_RETENTION_DAYS": ("90", lambda n, v: _int(n, v, low=0, high=36_500)),
-    "PRUNE_BATCH_SIZE": ("500", lambda n, v: _int(n, v, low=1, high=100_000)),
+    "PRUNE_BATCH_SIZE": ("10000", lambda n, v: _int(n, v, low=1, high=1_000_000)),
     "HEALTH_STALE_SECONDS": ("20", lambda n, v: _int(n, v, low=15, high=86_400)),
     "WORKER_THREADS": ("16", lambda n, v: _int(n, v, low=1, high=1024)),
     "RUN_BATCH_SIZE": ("200", lambda n, v: _int(n, v, low=1, high=10_000)),

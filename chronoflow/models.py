@@ -121,6 +121,9 @@ class Chrono(db.Model):
             postgresql_where=text("is_active"),
             sqlite_where=text("is_active = 1"),
         ),
+        # The list's search by name (a substring): trigrams on PostgreSQL (pg_trgm),
+        # a plain index elsewhere (SQLite scans: its lists are small).
+        db.Index("ix_chronos_name_search", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         NEVER_REUSE_IDS,
     )
 
@@ -174,8 +177,9 @@ class ChronoRun(db.Model):
             postgresql_where=text("trigger = 'schedule'"),
             sqlite_where=text("trigger = 'schedule'"),
         ),
-        # History pages: a chrono's runs, newest first.
-        db.Index("ix_chrono_runs_history", "chrono_id", "scheduled_for"),
+        # History pages: a chrono's runs, newest first (id breaks ties, so a page of
+        # ids is read from the index alone, in order).
+        db.Index("ix_chrono_runs_history", "chrono_id", "scheduled_for", "id"),
         # Recovery sweep: the few runs that are not final yet.
         db.Index(
             "ix_chrono_runs_open",

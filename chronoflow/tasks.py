@@ -39,7 +39,7 @@ def _every_tick(_now):
 def dispatch_tick():
     """Each step on its own: one that fails (and is logged) never stops the others,
     and the next tick starts each of them afresh."""
-    for step in (dispatch_due, recover_lost, retention.prune_runs):
+    for step in (dispatch_due, recover_lost, retention.prune_tick):
         _step(step)
     # The tick ran: /api/health reads this, and tells a failing dispatch apart
     # by the occurrences it leaves behind.

@@ -181,7 +181,7 @@ def test_a_batch_waits_for_its_second(make_chrono, target):
     ids = due_runs([make_chrono(url=target.url("/hook")) for _ in range(2)], due)
     execute_batch(due, ids)
     assert all(call.at >= due.timestamp() for call in target.received())
-    assert all(0 <= run.lateness_ms < 300 for run in rows(ids).values())
+    assert all(0 <= run.lateness_ms < 900 for run in rows(ids).values())  # not a re-delivery a second later
 
 
 def test_an_outcome_of_an_attempt_given_up_for_dead_is_not_kept(make_chrono, target):

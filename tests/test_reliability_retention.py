@@ -72,3 +72,19 @@ def test_zero_keeps_everything(app, make_chrono):
     chrono = make_chrono()
     add_runs(chrono, 10, age=timedelta(days=4000))
     assert prune_all(app) == 0 and count(chrono) == 10
+
+
+def test_one_tick_prunes_every_chrono_in_slices_of_their_own(app, make_chrono, monkeypatch):
+    """A tick goes round all chronos (time allowing), a slice per transaction, and the
+    next tick starts afresh: pruning keeps up with what the dispatcher writes."""
+    monkeypatch.setattr(retention, "CHRONOS_PER_CALL", 2)
+    monkeypatch.setitem(retention._cursor, "after", 0)
+    app.config.update(RUN_RETENTION_COUNT=2, RUN_RETENTION_DAYS=0, PRUNE_BATCH_SIZE=100)
+    chronos = [make_chrono(name=f"c{n}") for n in range(7)]
+    for chrono in chronos:
+        add_runs(chrono, 5)
+
+    assert retention.prune_tick() == 7 * 3
+    assert [count(chrono) for chrono in chronos] == [2] * 7
+    add_runs(chronos[0], 3, age=timedelta(seconds=-60))  # newer ones come in
+    assert retention.prune_tick() == 3 and count(chronos[0]) == 2

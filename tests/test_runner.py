@@ -172,7 +172,7 @@ def test_a_task_that_arrives_early_waits_for_the_exact_moment(make_chrono, targe
     run_id = scheduled_run(make_chrono(url=target.url("/hook")), at=utcnow() + timedelta(milliseconds=400))
     execute_run(run_id)
     run = reload(run_id)
-    assert 0 <= run.lateness_ms < 200
+    assert 0 <= run.lateness_ms < 900  # waited for its second, and no re-delivery a second later
     assert target.received()[0].at >= run.scheduled_for.timestamp()
     assert run.attempt == 1 and [a["attempt"] for a in run.result["attempts"]] == [1]
 

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 from flask import current_app
 from psycopg.types.json import Jsonb
-from sqlalchemy import bindparam, func, literal, or_, select, text, update
+from sqlalchemy import bindparam, case, func, literal, or_, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .. import executors, observe, outcomes
@@ -44,9 +44,8 @@ CHRONOS = Chrono.__table__
 # for hundreds of rows cost more CPU than the calls they are for.
 RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at", "next_attempt_at",
                "result")
-CHRONO_COLUMNS = ("id", "name", "target_type", "method", "url", "headers", "payload", "is_active", "config", "cron",
-                  "timezone", "signing_secret", "secrets_origin", "consecutive_failures", "paused_reason",
-                  "next_run_at", "recipients")
+CHRONO_COLUMNS = ("id", "target_type", "method", "url", "headers", "payload", "is_active", "config", "cron",
+                  "timezone", "signing_secret", "secrets_origin")
 # What the record reads again, under lock: no headers or payload to decode again.
 RECORD_RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at",
                       "next_attempt_at", "result")
@@ -223,8 +222,10 @@ def load(run_ids, lock=False, run_columns=RUN_COLUMNS, chrono_columns=CHRONO_COL
     runs = [SimpleNamespace(**row._mapping) for row in db.session.execute(query)]
     if not runs:
         return []
-    query = select(*(CHRONOS.c[name] for name in chrono_columns)).where(
-        among(CHRONOS.c.id, {run.chrono_id for run in runs}))
+    columns = [CHRONOS.c[name] for name in chrono_columns]
+    if chrono_columns is CHRONO_COLUMNS:  # how long a WhatsApp run may take depends on its recipients
+        columns.append(case((CHRONOS.c.target_type == TargetType.MESSAGE, CHRONOS.c.recipients)).label("recipients"))
+    query = select(*columns).where(among(CHRONOS.c.id, {run.chrono_id for run in runs}))
     if lock:
         query = query.order_by(CHRONOS.c.id).with_for_update()
     chronos = {row.id: SimpleNamespace(**row._mapping) for row in db.session.execute(query)}

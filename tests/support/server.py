@@ -14,6 +14,10 @@ from werkzeug.serving import make_server
 @contextlib.contextmanager
 def serving(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # server_close() then waits for requests in flight (a webhook the fake WAHA sent
+    # a moment ago): none may hold a lock when the test's database is emptied.
+    server.daemon_threads = False
+    server.block_on_close = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
