@@ -54,8 +54,8 @@ def test_test_explains_what_went_wrong(client, waha, form):
     assert bad.status_code == 422 and "“12” is not a valid phone number" in bad.get_json()["errors"]["test_to"][0]
     waha.missing.add("5521977776666")
     missing = client.post("/chronos/test", data={**form, "test_to": "21977776666"}).get_json()
-    assert missing == {"ok": False, "duration_ms": missing["duration_ms"], "snippet": None, "summary": None,
-                       "error": "This number is not on WhatsApp."}
+    assert missing == {"ok": False, "duration_ms": missing["duration_ms"], "duration": missing["duration"],
+                       "snippet": None, "summary": None, "error": "This number is not on WhatsApp."}
     waha.sessions["default"].status = "SCAN_QR_CODE"
     client.set_cookie("lang", "pt_BR")
     down = client.post("/chronos/test", data={**form, "test_to": "21977776666"}).get_json()

@@ -119,10 +119,10 @@ def test_a_message_chrono_is_validated_at_save_time(app, client, waha):
     db.session.commit()
     response = client.post("/api/chronos", json={
         "name": "x", "schedule": "@daily", "target_type": "MESSAGE", "channel_id": channel.id,
-        "message_template": "Oi {{ nome }}", "recipients": ["11987654321", "12345", "abc@g.us"]})
+        "message_template": "Oi {{ cliente }}", "recipients": ["11987654321", "12345", "abc@g.us"]})
     assert response.status_code == 422
     errors = response.get_json()["errors"]["json"]
-    assert "There is no variable 'nome'" in errors["message_template"][0]
+    assert "There is no variable 'cliente'" in errors["message_template"][0]
     assert [m for m in errors["recipients"] if "“12345”" in m] and [m for m in errors["recipients"] if "abc@g.us" in m]
 
 

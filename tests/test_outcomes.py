@@ -171,3 +171,15 @@ def test_an_old_run_in_the_api_gets_a_code_and_words_too(client, make_chrono):
     body = client.get(f"/api/runs/{old.id}", headers={"Accept-Language": "pt-BR"}).get_json()
     assert body["error_code"] == "connection"
     assert body["error_message"].startswith("O endereço gone.example não foi encontrado (DNS)")
+
+
+@pytest.mark.parametrize("language, now", [("pt-BR", "agora"), ("en", "now")])
+def test_a_moment_within_a_second_is_now_not_in_0_seconds(app, language, now):
+    from datetime import timedelta
+
+    from chronoflow.main.formatting import relative
+    from chronoflow.models import utcnow
+
+    with app.test_request_context(headers={"Accept-Language": language}):
+        assert relative(utcnow() + timedelta(milliseconds=300)) == now
+        assert relative(utcnow() + timedelta(minutes=5)) != now

@@ -124,7 +124,8 @@ def _save(form, chrono):
         return None
     if chrono is None:
         chrono = service.create_chrono(values)
-        _show_secret_once(chrono)
+        if chrono.target_type == TargetType.HTTP:  # a WhatsApp message is not signed: nothing to keep
+            _show_secret_once(chrono)
         flash(_("Chrono created."), "success")
     else:
         service.update_chrono(chrono, values)
