@@ -140,8 +140,8 @@ def send(job, client, progress, sleep=time.sleep):
     def finish(outcome_error=None, code=None, retryable=False, params=None):
         return _outcome(records, started, outcome_error, code, retryable, params)
 
-    def failed(exc, retryable=False):
-        return finish(exc.english(), exc.code, retryable, exc.params)
+    def failed(exc):
+        return finish(exc.english(), exc.code, exc.retryable, exc.params)
 
     if job.session is None:
         return finish("The chrono's WhatsApp channel was deleted or disabled: choose another channel.",
@@ -151,7 +151,7 @@ def send(job, client, progress, sleep=time.sleep):
         if not session.working:
             raise SessionNotReady(job.session, session.status)
     except WahaError as exc:
-        return failed(exc, exc.retryable)
+        return failed(exc)
 
     attempt = progress.attempt
     sent_now = 0
@@ -197,7 +197,7 @@ def send(job, client, progress, sleep=time.sleep):
             if exc.code in ("session_not_ready", "unreachable", "unauthorized", "session"):
                 # The session itself is down: the others would fail the same way.
                 progress.save(records)
-                return failed(exc, exc.retryable)
+                return failed(exc)
         if not progress.save(records):
             return finish("Another worker took over this run.", "superseded")
     return finish()

@@ -11,8 +11,6 @@ nothing is known, "the server said: …".
 Everything here reads plain values (a run's `result`, `error_message`, target
 type): no query, so a page of runs costs what it did.
 """
-from markupsafe import Markup
-
 from ..models import RunStatus, TargetType
 from . import legacy
 from .words import N_, Speaker
@@ -132,5 +130,5 @@ def _with_context(code, params, run, speaker):
     return {**params, **extra} if extra else params
 
 
-__all__ = ["STATUS_LABELS", "Markup", "describe", "in_words", "problem", "record_error", "run_error", "run_note",
+__all__ = ["STATUS_LABELS", "describe", "in_words", "problem", "record_error", "run_error", "run_note",
            "status_label"]

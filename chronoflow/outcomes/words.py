@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from ..i18n import translations
 
