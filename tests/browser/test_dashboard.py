@@ -10,6 +10,9 @@ def create_with_the_form(page, base, name, url, schedule="a cada 10 segundos"):
     page.goto(base + "/chronos/new")
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Schedule", exact=True).fill(schedule)
+    # The preview's answer first: a response landing after the save's could carry the
+    # session cookie from before the save, without its "Chrono created." flash.
+    expect(page.locator("#schedule-preview li")).to_have_count(5)
     page.get_by_label("URL", exact=True).fill(url)
     page.get_by_role("button", name="Create chrono").click()
     expect(page.get_by_text("Chrono created.")).to_be_visible()
