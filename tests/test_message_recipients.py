@@ -52,9 +52,13 @@ MOMENT = datetime(2026, 11, 26, 12, 30, tzinfo=timezone.utc)  # a Thursday, 09:3
 
 def test_variables_are_the_run_time_in_the_chronos_zone_in_both_languages():
     values = template.variables("Report", MOMENT, "America/Sao_Paulo", "+55 11 98765-4321", "+5511987654321")
-    assert values == {"chrono": "Report", "date": "26/11/2026", "time": "09:30", "weekday": "quinta-feira",
-                      "date_en": "11/26/2026", "time_en": "9:30 AM", "weekday_en": "Thursday",
-                      "recipient": "+55 11 98765-4321", "phone": "+5511987654321"}
+    english = {"chrono": "Report", "date": "26/11/2026", "time": "09:30", "weekday": "quinta-feira",
+               "date_en": "11/26/2026", "time_en": "9:30 AM", "weekday_en": "Thursday",
+               "recipient": "+55 11 98765-4321", "phone": "+5511987654321"}
+    portuguese = {"nome": "Report", "tarefa": "Report", "data": "26/11/2026", "hora": "09:30",
+                  "dia_da_semana": "quinta-feira", "destinatario": "+55 11 98765-4321",
+                  "destinatário": "+55 11 98765-4321", "telefone": "+5511987654321"}
+    assert values == {**english, **portuguese}  # a shop owner writes {{ nome }} or {{ data }} as well
 
 
 def test_render():
@@ -66,8 +70,10 @@ def test_render():
 
 def test_a_misspelt_variable_names_itself_and_the_variables_there_are():
     with pytest.raises(template.MessageTemplateError) as caught:
-        template.check("Olá {{ nome }}")
-    assert "There is no variable 'nome'" in str(caught.value) and "{{ date }}" in str(caught.value)
+        template.check("Olá {{ cliente }}")
+    assert "There is no variable 'cliente'" in str(caught.value) and "{{ date }}" in str(caught.value)
+    assert template.render("Olá, {{ nome }}: {{ data }}", template.variables("Loja", MOMENT, "UTC")) == \
+        "Olá, Loja: 26/11/2026"
 
 
 def test_a_syntax_error_is_explained():
