@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 
 from . import config as settings
+from . import reads
 from .extensions import babel, csrf, db, migrate
 from .fields import MAX_BIG_ID, MAX_ID
 from .i18n import LOCALES, compile_catalogs, normalize_locale
@@ -46,6 +47,8 @@ def create_app(overrides=None):
     for blueprint in (main.bp, chronos.bp, runs.bp, waha.bp, channels.bp):
         app.register_blueprint(blueprint)
     cli.register(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.wsgi_app = reads.RetryStaleReads(app.wsgi_app)
     return app
 
 
@@ -95,8 +98,8 @@ def _sqlite_connect(dbapi_connection, _record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection):
-    # Take the write lock up front: a deferred transaction that reads, then
-    # writes, fails at once with "database is locked" when another process
-    # wrote in between, instead of waiting its turn.
+    # See reads.py: readers take no lock; writers take the write lock up front (a
+    # deferred transaction that reads, then writes, fails at once with "database is
+    # locked" when another process wrote in between, instead of waiting its turn).
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if reads.only_reading() else "BEGIN IMMEDIATE")

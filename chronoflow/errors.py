@@ -7,6 +7,7 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
+from . import reads
 from .extensions import api, db
 
 
@@ -56,6 +57,9 @@ def handle_http_exception(error):
 def handle_unexpected(exc):
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
+    if reads.read_again(exc):  # a stale SQLite snapshot: the request is made again (reads.py)
+        db.session.rollback()
+        return "", 503
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
     return handle_http_exception(InternalServerError())

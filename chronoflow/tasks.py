@@ -77,25 +77,33 @@ def execute_batch(due, run_ids):
     execute_runs.call_local(due, run_ids, True)
 
 
+class QueueUnavailable(Exception):
+    """The queue did not take a task."""
+
+
 def dispatch_chrono(chrono):
-    """After the commit that created or changed `chrono`: a chrono whose first
-    occurrence is a few seconds away must not wait for the next tick. Without a
-    queue the chrono is saved all the same: the tick dispatches it later."""
+    """Commit the request's changes to `chrono` together with its runs due before
+    the next tick (a chrono whose first occurrence is seconds away must not wait for
+    the tick): one transaction. Then queue them; without a queue the chrono is saved
+    all the same, and the tick dispatches it later."""
     if not chrono.is_active:
+        db.session.commit()
         return
+    db.session.flush()
     try:
         dispatch_due(chrono_id=chrono.id)
-    except Exception:
+    except QueueUnavailable:
         log.warning("chrono %s saved; its first runs wait for the next tick (the queue did not take them)",
                     chrono.id, exc_info=True)
-        db.session.rollback()
 
 
 def dispatch_due(chrono_id=None, now=None):
     """Claim and enqueue everything due before the next tick, batch by batch.
 
-    Runs whose tasks the queue refuses are withdrawn (their chronos' cursors go
-    back), so the next tick dispatches them again, and the error goes up.
+    Each batch is committed before its tasks are queued (a task never looks for a
+    row that is not there yet). Runs the queue refuses are withdrawn (their
+    chronos' cursors go back, so the next tick dispatches them again) and
+    QueueUnavailable goes up.
     """
     now = now or utcnow()
     config = huey.flask_app.config
@@ -109,10 +117,10 @@ def dispatch_due(chrono_id=None, now=None):
         db.session.commit()
         try:
             enqueue_runs(runs)
-        except Exception:
+        except Exception as exc:
             dispatch.withdraw(runs)
             db.session.commit()
-            raise
+            raise QueueUnavailable() from exc
         total += len(runs)
         if claimed < limit and advanced == claimed:
             break
@@ -192,10 +200,6 @@ def schedule_retries(retries):
         seconds[math.ceil(delay)].append(run_id)  # never before the delay (a target's Retry-After)
     _enqueue_at([(now + timedelta(seconds=delay), execute_runs.s(now + timedelta(seconds=delay), run_ids))
                  for delay, run_ids in seconds.items()])
-
-
-class QueueUnavailable(Exception):
-    """The queue did not take a task."""
 
 
 def run_now(run, webhook):

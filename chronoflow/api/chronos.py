@@ -29,8 +29,7 @@ def get_chrono(chrono_id):
 
 
 def committed(chrono):
-    db.session.commit()
-    tasks.dispatch_chrono(chrono)
+    tasks.dispatch_chrono(chrono)  # commits
     return chrono
 
 

@@ -130,8 +130,7 @@ def _save(form, chrono):
     else:
         service.update_chrono(chrono, values)
         flash(_("Changes saved."), "success")
-    db.session.commit()
-    tasks.dispatch_chrono(chrono)
+    tasks.dispatch_chrono(chrono)  # commits
     return chrono
 
 
@@ -268,8 +267,7 @@ def pause(chrono_id):
 @bp.route("/chronos/<int:chrono_id>/resume", methods=["POST"])
 def resume(chrono_id):
     chrono = service.resume(db.get_or_404(Chrono, chrono_id))
-    db.session.commit()
-    tasks.dispatch_chrono(chrono)
+    tasks.dispatch_chrono(chrono)  # commits
     flash(_("Resumed: it runs again from now on."), "success")
     return redirect(url_for("chronos.detail", chrono_id=chrono_id))
 

@@ -18,6 +18,7 @@ chrono's ZoneInfo first and every result goes back to UTC. On top of croniter:
 from __future__ import annotations
 
 import functools
+import threading
 import zoneinfo
 from datetime import datetime, timezone
 
@@ -77,7 +78,8 @@ def _next_fire_time(cron: str, tz: str, after: datetime) -> datetime:
     six = len(_fields(cron)) == 6
     wildcard = _is_wildcard(cron)
     try:
-        candidates = croniter(cron, after.astimezone(zone), second_at_beginning=six)
+        candidates = _iterator(cron, six)
+        candidates.set_current(after.astimezone(zone), force=True)
         for _ in range(_MAX_SKIPPED):
             fire = candidates.get_next(datetime).astimezone(UTC)
             local = fire.astimezone(zone)  # sets fold right for a repeated wall time
@@ -92,6 +94,23 @@ def _next_fire_time(cron: str, tz: str, after: datetime) -> datetime:
     except CroniterError as error:
         raise ScheduleError(_l("'%(cron)s' is not a valid cron expression.", cron=cron)) from error
     raise RuntimeError(f"no fire time found for {cron!r} in {tz} after {after}")
+
+
+_iterators = threading.local()
+
+
+def _iterator(cron: str, six: bool) -> croniter:
+    """A croniter for `cron`, made once per thread and moved to each new start: parsing
+    and expanding the expression costs more than finding the next time."""
+    made = getattr(_iterators, "made", None)
+    if made is None:
+        made = _iterators.made = {}
+    found = made.get(cron)
+    if found is None:
+        if len(made) >= 4096:
+            made.clear()
+        found = made[cron] = croniter(cron, 0, second_at_beginning=six)
+    return found
 
 
 @functools.lru_cache(maxsize=4096)
