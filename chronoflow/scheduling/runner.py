@@ -239,9 +239,10 @@ def finish(runs, status, reason, only_if, now):
     (error code, its parameters). Conditional, like the claim."""
     if not runs:
         return
-    params = []
+    params, counts = [], defaultdict(int)
     for run in runs:
         code, details = reason(run)
+        counts[run.chrono.target_type, code] += 1
         params.append({"run_id": run.id, "new_message": outcomes.describe(code, details, locale="en"),
                        "new_result": {**(run.result or {}), "error_code": code, "error_params": details}})
     db.session.execute(
@@ -252,6 +253,8 @@ def finish(runs, status, reason, only_if, now):
                 result=bindparam("new_result")),
         params,
     )
+    for (target_type, code), count in counts.items():
+        observe.runs_finished(target_type, status, code, count)
 
 
 def patiently(record, sleep=time.sleep):
