@@ -89,7 +89,14 @@ def dispatch_chrono(chrono):
     now = utcnow()
     horizon = dispatch.horizon(now, huey.flask_app.config["SCHEDULER_INTERVAL"])
     if not chrono.is_active or chrono.next_run_at is None or chrono.next_run_at > horizon:
-        db.session.commit()  # nothing due before the next tick: that tick dispatches it
+        # Nothing due before the next tick (it dispatches them). What was written is
+        # what the answer shows: kept, not read back in another round trip.
+        session = db.session()
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
         return
     db.session.flush()
     try:
