@@ -1,0 +1,156 @@
+"""One-time schedules: "em 24/12 às 18h", "25/12/2026 10:00", "amanhã às 9", "daqui a 2 horas",
+"tomorrow at 9am", "in 2 hours", or an ISO timestamp.
+
+Numeric dates are read day-first, as Brazil writes them (``03/04`` is 3 April); a date
+without a year is its next occurrence. A wall time is in the chrono's timezone: one that
+does not exist (spring forward) moves to the first minute after the gap, as a daily cron
+job would; one that happens twice (fall back) is its first occurrence.
+
+``read_once`` answers None for text that is not a one-time phrase, so the recurring
+grammar gets its turn.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from flask_babel import lazy_gettext as _l
+
+from .errors import ScheduleError, not_understood
+from .grammar import _TIME, _clock, _fold
+from .timing import validate_timezone
+
+UTC = timezone.utc
+
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[tT ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[zZ]|[+-]\d{2}:?\d{2})?")
+_DATE = re.compile(r"(?<![\d/])(?P<day>\d{1,2})/(?P<month>\d{1,2})(?:/(?P<year>\d{4}|\d{2}))?(?![\d/])")
+_ISO_DATE = re.compile(r"(?<![\d-])(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?![\d-])")
+_RELATIVE_DAY = re.compile(r"\b(?P<word>hoje|today|amanha|tomorrow|depois de amanha)\b")
+_FROM_NOW = re.compile(
+    r"(?:daqui a|daqui|em|dentro de|in) (?P<n>\d+|um|uma|an|a|one) (?P<unit>minutos?|mins?|minutes?|horas?|hours?|"
+    r"hrs?|dias?|days?)(?: (?:a partir de agora|from now))?")
+_DATE_FILLER = {"em", "no", "na", "dia", "on", "the", "de", "at", "as", "a", "o", ",", "-", "para", "for"}
+_WORD_NUMBERS = {"um": 1, "uma": 1, "an": 1, "a": 1, "one": 1}
+_UNIT_SECONDS = {"min": 60, "hor": 3600, "hou": 3600, "hr": 3600, "dia": 86400, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Once:
+    run_at: datetime  # aware UTC
+    text: str  # the canonical text to keep: what "amanhã às 9" meant, in the chrono's zone
+
+
+def read_once(text: str, tz: str, now: datetime) -> Once | None:
+    """The moment a one-time phrase means, or None when ``text`` is not one.
+
+    Raises ScheduleError for a date that does not exist or has passed.
+    """
+    collapsed = " ".join((text or "").split())
+    zone = validate_timezone(tz)
+    if _ISO.fullmatch(collapsed):
+        try:
+            moment = datetime.fromisoformat(collapsed.replace("z", "Z"))
+        except ValueError:
+            raise not_understood(collapsed, _l("it is not a valid date and time.")) from None
+        if moment.tzinfo is None:
+            moment = _at_wall_time(moment, zone)
+        return _future(moment.astimezone(UTC), zone, now, collapsed)
+    folded = _fold(collapsed)
+    from_now = _FROM_NOW.fullmatch(folded)
+    if from_now:
+        number = _WORD_NUMBERS.get(from_now["n"]) or int(from_now["n"])
+        unit = from_now["unit"]
+        seconds = number * next(size for start, size in _UNIT_SECONDS.items() if unit.startswith(start))
+        if number == 0:
+            raise not_understood(collapsed, _l("the time from now must be greater than zero."))
+        moment = now.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
+        return _future(moment, zone, now, collapsed)
+
+    day = _DATE.search(folded) or _ISO_DATE.search(folded)
+    relative = _RELATIVE_DAY.search(folded)
+    if not day and not relative:
+        return None
+    rest = folded
+    for found in (day, relative):
+        if found:
+            rest = rest[:found.start()] + " " + rest[found.end():]
+    times = [match for match in _TIME.finditer(rest) if match["prep"] or not match["h4"] or match["period"]]
+    if not times and day and not relative:
+        # "25/12/2026 10:00": a bare number after a date is its time.
+        times = list(_TIME.finditer(rest))
+    if len(times) != 1:
+        raise not_understood(collapsed, _l(
+            "say one time for that day, e.g. 'amanhã às 9', 'em 24/12 às 18h' or 'tomorrow at 9am'."))
+    hour, minute = _clock(times[0], collapsed)
+    left = (rest[:times[0].start()] + " " + rest[times[0].end():]).replace(",", " ").split()
+    if any(word not in _DATE_FILLER for word in left):
+        return None  # "todo dia 24/12"? not a one-time phrase: the grammar says what is wrong
+
+    today = now.astimezone(zone).date()
+    if relative:
+        if day:
+            raise not_understood(collapsed, _l("give either a date or a word like 'amanhã', not both."))
+        offset = {"hoje": 0, "today": 0, "amanha": 1, "tomorrow": 1, "depois de amanha": 2}[relative["word"]]
+        on = today + timedelta(days=offset)
+    else:
+        on = _date(day, today, collapsed)
+    moment = _at_wall_time(datetime(on.year, on.month, on.day, hour, minute), zone)
+    if day and not day["year"] and moment <= now and on == today:
+        raise _passed(collapsed, moment, zone)
+    return _future(moment, zone, now, collapsed)
+
+
+def _date(match: re.Match, today: date, original: str) -> date:
+    year = match["year"]
+    day, month = int(match["day"]), int(match["month"])
+    try:
+        if year:
+            return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+        on = date(today.year, month, day)
+        # Without a year: its next occurrence ("em 05/01" in December is next January).
+        return on if on >= today else date(today.year + 1, month, day)
+    except ValueError:
+        raise not_understood(original, _l(
+            "%(day)s/%(month)s is not a date (dates are day/month, e.g. 24/12 for 24 December).",
+            day=match["day"], month=match["month"])) from None
+
+
+def _at_wall_time(naive: datetime, zone) -> datetime:
+    """``naive`` as a wall time in ``zone``: the first occurrence when it happens twice,
+    the first minute after the gap when it does not happen at all."""
+    for _ in range(24 * 60):
+        moment = naive.replace(tzinfo=zone, fold=0)
+        if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive:
+            return moment.astimezone(UTC)
+        naive = (naive + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    raise ValueError("no such wall time")  # no zone has a day-long gap
+
+
+def _future(moment: datetime, zone, now: datetime, original: str) -> Once:
+    if moment <= now:
+        raise _passed(original, moment, zone)
+    return Once(moment, canonical(moment, zone.key))
+
+
+def _passed(original: str, moment: datetime, zone) -> ScheduleError:
+    return not_understood(original, _l(
+        "%(when)s has already passed. Give a time in the future.", when=canonical(moment, zone.key)))
+
+
+def canonical(moment: datetime, tz: str) -> str:
+    """How a one-time schedule is kept: its wall time in the chrono's zone, "2026-12-24 18:00",
+    which reads back to the same moment (what "amanhã" meant does not move)."""
+    local = moment.astimezone(validate_timezone(tz))
+    text = f"{local:%Y-%m-%d %H:%M}" + (f":{local.second:02d}" if local.second else "")
+    if local.fold and local.replace(fold=0).utcoffset() != local.utcoffset():
+        text += f"{local:%z}"[:3] + ":" + f"{local:%z}"[3:]  # the second of a repeated hour
+    return text
+
+
+def wall_cron(moment: datetime, tz: str) -> str:
+    """The cron of a one-time schedule's wall time (what the API shows as ``cron``)."""
+    local = moment.astimezone(validate_timezone(tz))
+    fields = f"{local.minute} {local.hour} {local.day} {local.month} *"
+    return f"{local.second} {fields}" if local.second else fields
