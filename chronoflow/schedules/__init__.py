@@ -12,10 +12,10 @@
 """
 
 from .cron import has_seconds
-from .describe import describe
+from .describe import describe, describe_once
 from .errors import ScheduleError
 from .grammar import normalize
-from .once import Once, read_once
+from .once import Once, passed, read_bound, read_once, wall_cron
 from .timing import (
     MAX_SPREAD_SECONDS,
     chrono_run_times,
@@ -39,6 +39,10 @@ __all__ = [
     "spread_offset",
     "timing_of",
     "describe",
+    "describe_once",
+    "passed",
+    "read_bound",
+    "wall_cron",
     "fire_times",
     "has_seconds",
     "next_fire_time",

@@ -42,10 +42,11 @@ class Once:
     text: str  # the canonical text to keep: what "amanhã às 9" meant, in the chrono's zone
 
 
-def read_once(text: str, tz: str, now: datetime) -> Once | None:
+def read_once(text: str, tz: str, now: datetime, past_ok: bool = False) -> Once | None:
     """The moment a one-time phrase means, or None when ``text`` is not one.
 
-    Raises ScheduleError for a date that does not exist or has passed.
+    Raises ScheduleError for a date that does not exist or (unless ``past_ok``: a saved
+    chrono's date read back) has passed.
     """
     collapsed = " ".join((text or "").split())
     zone = validate_timezone(tz)
@@ -56,7 +57,7 @@ def read_once(text: str, tz: str, now: datetime) -> Once | None:
             raise not_understood(collapsed, _l("it is not a valid date and time.")) from None
         if moment.tzinfo is None:
             moment = _at_wall_time(moment, zone)
-        return _future(moment.astimezone(UTC), zone, now, collapsed)
+        return _future(moment.astimezone(UTC), zone, now, collapsed, past_ok)
     folded = _fold(collapsed)
     from_now = _FROM_NOW.fullmatch(folded)
     if from_now:
@@ -66,7 +67,7 @@ def read_once(text: str, tz: str, now: datetime) -> Once | None:
         if number == 0:
             raise not_understood(collapsed, _l("the time from now must be greater than zero."))
         moment = now.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
-        return _future(moment, zone, now, collapsed)
+        return _future(moment, zone, now, collapsed, past_ok)
 
     day = _DATE.search(folded) or _ISO_DATE.search(folded)
     relative = _RELATIVE_DAY.search(folded)
@@ -97,9 +98,9 @@ def read_once(text: str, tz: str, now: datetime) -> Once | None:
     else:
         on = _date(day, today, collapsed)
     moment = _at_wall_time(datetime(on.year, on.month, on.day, hour, minute), zone)
-    if day and not day["year"] and moment <= now and on == today:
-        raise _passed(collapsed, moment, zone)
-    return _future(moment, zone, now, collapsed)
+    if day and not day["year"] and moment <= now and on == today and not past_ok:
+        raise passed(collapsed, moment, zone)
+    return _future(moment, zone, now, collapsed, past_ok)
 
 
 def _date(match: re.Match, today: date, original: str) -> date:
@@ -128,13 +129,13 @@ def _at_wall_time(naive: datetime, zone) -> datetime:
     raise ValueError("no such wall time")  # no zone has a day-long gap
 
 
-def _future(moment: datetime, zone, now: datetime, original: str) -> Once:
-    if moment <= now:
-        raise _passed(original, moment, zone)
+def _future(moment: datetime, zone, now: datetime, original: str, past_ok: bool = False) -> Once:
+    if moment <= now and not past_ok:
+        raise passed(original, moment, zone)
     return Once(moment, canonical(moment, zone.key))
 
 
-def _passed(original: str, moment: datetime, zone) -> ScheduleError:
+def passed(original: str, moment: datetime, zone) -> ScheduleError:
     return not_understood(original, _l(
         "%(when)s has already passed. Give a time in the future.", when=canonical(moment, zone.key)))
 
@@ -154,3 +155,37 @@ def wall_cron(moment: datetime, tz: str) -> str:
     local = moment.astimezone(validate_timezone(tz))
     fields = f"{local.minute} {local.hour} {local.day} {local.month} *"
     return f"{local.second} {fields}" if local.second else fields
+
+
+_BOUND = re.compile(
+    r"(?:(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})|(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4}))"
+    r"(?:[tT ](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?")
+
+
+def read_bound(text: str, tz: str, end: bool = False) -> datetime:
+    """A start or end date as aware UTC: an ISO timestamp with an offset is that instant;
+    "2026-12-01 08:00", "2026-12-01T08:00" (a browser's datetime-local) or "01/12/2026 08:00"
+    are wall times in ``tz``; a date alone is the start of that day, or for an end its
+    last second (an end on 31/12 includes 31/12). Raises ScheduleError."""
+    collapsed = " ".join((text or "").split())
+    zone = validate_timezone(tz)
+    if _ISO.fullmatch(collapsed) and re.search(r"(?:[zZ]|[+-]\d{2}:?\d{2})$", collapsed):
+        try:
+            return datetime.fromisoformat(collapsed).astimezone(UTC)
+        except ValueError:
+            pass
+    match = _BOUND.fullmatch(collapsed)
+    try:
+        if match is None:
+            raise ValueError
+        year, month, day = (match["year"], match["month"], match["day"]) if match["year"] else (
+            match["y"], match["m"], match["d"])
+        if match["hour"] is None:
+            wall = datetime(int(year), int(month), int(day), *((23, 59, 59) if end else ()))
+        else:
+            wall = datetime(int(year), int(month), int(day), int(match["hour"]), int(match["minute"]),
+                            int(match["second"] or 0))
+    except ValueError:
+        raise ScheduleError(_l(
+            "Not a date I can read: write e.g. 31/12/2026, 31/12/2026 18:00 or 2026-12-31 18:00.")) from None
+    return _at_wall_time(wall, zone)
