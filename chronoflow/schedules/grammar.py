@@ -405,6 +405,7 @@ _ORDINALS = {
     **dict.fromkeys(("terceira", "terceiro", "3a", "3o", "third", "3rd"), 3),
     **dict.fromkeys(("quarta", "quarto", "4a", "4o", "fourth", "4th"), 4),
     **dict.fromkeys(("quinta", "quinto", "5a", "5o", "fifth", "5th"), 5),
+    **dict.fromkeys(("ultima", "ultimo", "last"), "L"),
 }
 _NTH_WEEKDAY = re.compile(
     r"(?:(?:toda|todo|na|no|a|o|every|each|on|the) )*(?P<nth>[a-z0-9]+) (?P<day>[a-z]+?)s?(?:[ -]feiras?)? "
@@ -417,8 +418,9 @@ def _days(rest: str, original: str, has_time: bool) -> tuple[str, str]:
     if _LAST_DAY.fullmatch(phrase):  # croniter's L
         return "L", "*"
     nth = _NTH_WEEKDAY.fullmatch(phrase)
-    if nth and nth["nth"] in _ORDINALS and nth["day"] in _WEEKDAYS:  # croniter's 1#1
-        return "*", f"{_WEEKDAYS[nth['day']]}#{_ORDINALS[nth['nth']]}"
+    if nth and nth["nth"] in _ORDINALS and nth["day"] in _WEEKDAYS:  # croniter's 1#1, and L5 for the last
+        day, ordinal = _WEEKDAYS[nth["day"]], _ORDINALS[nth["nth"]]
+        return "*", f"L{day}" if ordinal == "L" else f"{day}#{ordinal}"
     words = _read_words(rest)
     kinds = words.kinds
     if words.unknown:
