@@ -113,11 +113,8 @@ def _between_hours(minute: str, hour: str, weekday: str, trans) -> str | None:
     if minute == "0":
         end = f"{last:02d}:00"
         what = (_("Every %(n)s hours") % {"n": step}) if step and step != "1" else _("Every hour")
-    elif _step(minute, 60) and not step:
-        end = f"{last:02d}:59"
-        what = _("Every %(n)s minutes") % {"n": _step(minute, 60)}
     else:
-        return None
+        return None  # every N minutes within hours: cron-descriptor says it well
     what = _("%(every)s from %(start)s to %(end)s") % {"every": what, "start": f"{first:02d}:00", "end": end}
     if weekday == "*":
         return what
