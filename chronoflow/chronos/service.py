@@ -4,6 +4,8 @@ They flush and never commit: the request (or CLI command) commits once, then
 enqueues. Every write goes through ChronoInput, so the API and the forms accept
 and refuse exactly the same things.
 """
+from datetime import datetime
+
 from sqlalchemy import delete, select, update
 
 from .. import outcomes
@@ -21,9 +23,13 @@ BOUNDS = ("starts_at", "ends_at")
 
 
 def as_input(chrono):
-    values = {name: getattr(chrono, name) for name in EDITABLE}
-    for name in BOUNDS:  # as the API shows them: an exact instant reads back to itself
-        if values.get(name) is not None:
+    return _bounds_as_text({name: getattr(chrono, name) for name in EDITABLE})
+
+
+def _bounds_as_text(values):
+    """Start and end as the API shows them (ISO, with offset): an exact instant reads back to itself."""
+    for name in BOUNDS:
+        if isinstance(values.get(name), datetime):
             values[name] = values[name].isoformat()
     return values
 
@@ -41,7 +47,7 @@ def create_chrono(values, now=None):
 def update_chrono(chrono, changes, now=None):
     """Apply a partial change (raw, or loaded with partial=True); the result is
     validated whole, as a create would be. Raises marshmallow.ValidationError."""
-    changes = {name: value for name, value in changes.items() if name in EDITABLE}  # not derived ones
+    changes = _bounds_as_text({name: value for name, value in changes.items() if name in EDITABLE})  # not derived ones
     changes.update(resolve_masks(chrono, changes))
     values = ChronoInput(saved=chrono).load({**as_input(chrono), **changes})
     chrono.secrets_origin = credentials.origin(values.get("url"))
