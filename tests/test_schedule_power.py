@@ -313,3 +313,17 @@ def test_spread_runs_come_at_the_cron_time_plus_the_offset():
     assert times == [start + timedelta(hours=h, seconds=offset) for h in (0, 1, 2)]
     # From just before a shifted time, that time comes next (not the following hour).
     assert next_run_time("0 * * * *", SP, times[1] - timedelta(seconds=1), offset_s=offset) == times[1]
+
+
+@pytest.mark.parametrize("text", ["31/12/9999 23:00", "9999-12-31T23:59:59+00:00", "0001-01-01 00:00",
+                                  "31/12/2150 10:00", "daqui a 9999999 dias"])
+@pytest.mark.parametrize("tz", ["Asia/Tokyo", "America/Sao_Paulo", "Pacific/Kiritimati"])
+def test_dates_out_of_range_are_refused_not_crashed_on(text, tz):
+    with pytest.raises(ScheduleError, match="between 1970 and 2098|already passed"):
+        read_once(text, tz, NOW)
+
+
+@pytest.mark.parametrize("text", ["31/12/9999", "9999-12-31T23:59:59+00:00", "0001-01-01", "2150-01-01"])
+def test_bounds_out_of_range_are_refused(text):
+    with pytest.raises(ScheduleError, match="Not a date I can read"):
+        read_bound(text, "Asia/Tokyo")

@@ -430,8 +430,14 @@ def _read_timing(data, saved, now):
             errors["ends_at"] = [_("The end must come after the start.")]
         elif ends and ends <= now and not (saved is not None and saved.ends_at == ends):
             errors["ends_at"] = [_("This end has already passed: give a date in the future, or none.")]
-        elif ends and schedules.next_run_time(cron, timezone, max(now, starts or now), ends_at=ends) is None:
-            errors["ends_at"] = [_("The schedule has no run between now (or the start) and this end.")]
+        elif (starts or ends) and "starts_at" not in errors and "ends_at" not in errors:
+            try:
+                first = schedules.next_run_time(cron, timezone, now, starts_at=starts, ends_at=ends)
+            except schedules.ScheduleError:  # past croniter's last year
+                errors["starts_at" if starts else "ends_at"] = [_("This date is too far away.")]
+            else:
+                if first is None:
+                    errors["ends_at"] = [_("The schedule has no run between now (or the start) and this end.")]
         if spread:
             times = schedules.fire_times(cron, timezone, now, 6)
             shortest = min(later - earlier for earlier, later in zip(times, times[1:]))

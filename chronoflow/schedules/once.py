@@ -29,7 +29,7 @@ _DATE = re.compile(r"(?<![\d/])(?P<day>\d{1,2})/(?P<month>\d{1,2})(?:/(?P<year>\
 _ISO_DATE = re.compile(r"(?<![\d-])(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?![\d-])")
 _RELATIVE_DAY = re.compile(r"\b(?P<word>hoje|today|amanha|tomorrow|depois de amanha)\b")
 _FROM_NOW = re.compile(
-    r"(?:daqui a|daqui|em|dentro de|in) (?P<n>\d+|um|uma|an|a|one) (?P<unit>minutos?|mins?|minutes?|horas?|hours?|"
+    r"(?:daqui a|daqui|em|dentro de|in) (?P<n>\d{1,7}|um|uma|an|a|one) (?P<unit>minutos?|mins?|minutes?|horas?|hours?|"
     r"hrs?|dias?|days?)(?: (?:a partir de agora|from now))?")
 _DATE_FILLER = {"em", "no", "na", "dia", "on", "the", "de", "at", "as", "a", "o", ",", "-", "para", "for"}
 _WORD_NUMBERS = {"um": 1, "uma": 1, "an": 1, "a": 1, "one": 1}
@@ -42,13 +42,34 @@ class Once:
     text: str  # the canonical text to keep: what "amanhã às 9" meant, in the chrono's zone
 
 
+# croniter computes up to 2099: no date in its last year (a next run may fall past it).
+FIRST_YEAR, LAST_YEAR = 1970, 2098
+
+
 def read_once(text: str, tz: str, now: datetime, past_ok: bool = False) -> Once | None:
     """The moment a one-time phrase means, or None when ``text`` is not one.
 
-    Raises ScheduleError for a date that does not exist or (unless ``past_ok``: a saved
-    chrono's date read back) has passed.
+    Raises ScheduleError for a date that does not exist, is out of FIRST_YEAR..LAST_YEAR or
+    (unless ``past_ok``: a saved chrono's date read back) has passed.
     """
     collapsed = " ".join((text or "").split())
+    try:
+        once = _read_once(collapsed, tz, now, past_ok)
+    except (OverflowError, ValueError) as error:
+        if isinstance(error, ScheduleError):
+            raise
+        raise _out_of_range(collapsed) from None
+    if once is not None and not FIRST_YEAR <= once.run_at.year <= LAST_YEAR:
+        raise _out_of_range(collapsed)
+    return once
+
+
+def _out_of_range(text: str) -> ScheduleError:
+    return not_understood(text, _l("give a date between %(first)s and %(last)s.",
+                                   first=FIRST_YEAR, last=LAST_YEAR))
+
+
+def _read_once(collapsed: str, tz: str, now: datetime, past_ok: bool) -> Once | None:
     zone = validate_timezone(tz)
     if _ISO.fullmatch(collapsed):
         try:
@@ -168,6 +189,19 @@ def read_bound(text: str, tz: str, end: bool = False) -> datetime:
     are wall times in ``tz``; a date alone is the start of that day, or for an end its
     last second (an end on 31/12 includes 31/12). Raises ScheduleError."""
     collapsed = " ".join((text or "").split())
+    try:
+        moment = _read_bound(collapsed, tz, end)
+    except (OverflowError, ValueError) as error:
+        if isinstance(error, ScheduleError):
+            raise
+        moment = None
+    if moment is None or not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ScheduleError(_l(
+            "Not a date I can read: write e.g. 31/12/2026, 31/12/2026 18:00 or 2026-12-31 18:00."))
+    return moment
+
+
+def _read_bound(collapsed: str, tz: str, end: bool) -> datetime:
     zone = validate_timezone(tz)
     if _ISO.fullmatch(collapsed) and re.search(r"(?:[zZ]|[+-]\d{2}:?\d{2})$", collapsed):
         try:
