@@ -206,12 +206,6 @@ def timing_of(chrono) -> dict:
     }
 
 
-def has_plain_timing(chrono) -> bool:
-    """No one-time date, bounds or spread: the dispatcher's fast path (cron alone)."""
-    return (getattr(chrono, "run_at", None) is None and getattr(chrono, "starts_at", None) is None
-            and getattr(chrono, "ends_at", None) is None and not getattr(chrono, "spread_s", 0))
-
-
 def chrono_run_times(chrono, after: datetime, count: int) -> list[datetime]:
     """The chrono's next ``count`` (or fewer: it may finish) run times after ``after``, aware UTC."""
     timing, times = timing_of(chrono), []

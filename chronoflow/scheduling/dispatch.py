@@ -7,6 +7,7 @@ row is written in the same transaction that advances next_run_at; the unique
 (chrono_id, scheduled_for) index makes a second dispatch of an occurrence
 impossible even if two dispatchers claim the same chrono.
 """
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -18,7 +19,7 @@ from sqlalchemy.dialects import sqlite
 from .. import outcomes
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger
-from ..schedules import has_plain_timing, next_fire_time, next_run_time, timing_of
+from ..schedules import next_fire_time, next_run_time, timing_of
 from .rules import misfire_grace, misfire_policy
 from .sql import among
 
@@ -67,8 +68,8 @@ def stepper(chrono):
     """The chrono's next run time after a moment (NEVER when it has none). A chrono with
     neither a one-time date, bounds nor spread steps with its cron alone, as before."""
     cron, tz = chrono.cron, chrono.timezone
-    if has_plain_timing(chrono):
-        return lambda moment: next_fire_time(cron, tz, moment)
+    if chrono.run_at is None and chrono.starts_at is None and chrono.ends_at is None and not chrono.spread_s:
+        return functools.partial(next_fire_time, cron, tz)
     timing = timing_of(chrono)
     return lambda moment: next_run_time(cron, tz, moment, **timing) or NEVER
 
