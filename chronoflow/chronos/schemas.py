@@ -125,7 +125,10 @@ class ChronoInput(Input):
         SCHEDULE_LENGTH, min_length=1,
         required=True,
         metadata={"description": "cron (5 fields, or 6 with seconds first) or a phrase such as "
-                                 "'every 15 minutes' or 'todo dia às 18:30'", "example": "dias úteis às 9"},
+                                 "'every 15 minutes' or 'todo dia às 18:30'; a date makes a one-time chrono "
+                                 "('amanhã às 9', 'em 24/12 às 18h', '2026-12-24T18:00:00-03:00'). Also "
+                                 "accepted as 'cron', its name in the original system",
+                  "example": "dias úteis às 9"},
     )
     timezone = text(64, load_default=None, allow_none=True,
                     metadata={"description": "IANA name", "example": "America/Sao_Paulo"})
