@@ -339,3 +339,15 @@ def test_service_create_computes_the_spread_from_the_new_id(app):
     chrono = service.create_chrono(values)
     db.session.commit()
     assert chrono.next_run_at.minute * 60 + chrono.next_run_at.second == spread_offset(chrono.id, 3600)
+
+
+def test_the_spread_offset_survives_pause_resume_and_edits(make_chrono):
+    chrono = make_chrono(schedule="0 * * * *", spread_s=3600, timezone="UTC")
+    offset = spread_offset(chrono.id, 3600)
+    service.pause(chrono)
+    service.resume(chrono)
+    service.update_chrono(chrono, {"name": "renamed", "schedule": "every hour"})
+    db.session.commit()
+    db.session.expire_all()
+    again = db.session.get(Chrono, chrono.id)
+    assert again.next_run_at.minute * 60 + again.next_run_at.second == offset == again.spread_offset_s
