@@ -227,10 +227,10 @@ def _preview(schedule, timezone, starts_at=None, ends_at=None, spread_s=None, ch
         description = schedules.describe(timing["cron"], locale())
     notes = []
     if timing["starts_at"]:
-        notes.append(_("From %(when)s", when=when(timing["starts_at"], zone)))
+        notes.append(_("From %(when)s", when=when(timing["starts_at"], zone, "short")))
     if timing["ends_at"]:
-        notes.append(_("until %(when)s", when=when(timing["ends_at"], zone)) if notes
-                     else _("Until %(when)s", when=when(timing["ends_at"], zone)))
+        notes.append(_("until %(when)s", when=when(timing["ends_at"], zone, "short")) if notes
+                     else _("Until %(when)s", when=when(timing["ends_at"], zone, "short")))
     if spread and chrono is None:
         notes.append(_("each run up to %(n)s s later, the same delay every time (fixed when saved)", n=spread))
     elif spread:
