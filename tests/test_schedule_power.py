@@ -48,6 +48,7 @@ def wall(tz, *args, fold=0):
     ("todo dia às 6 e meia da tarde", "every day at 6:30pm", "30 18 * * *"),
     ("meia-noite e meia", "every day at 12:30am", "30 0 * * *"),
     ("todo dia 5 e 20 às 10h", "every month on the 5th and 20th at 10am", "0 10 5,20 * *"),
+    ("uma vez por dia às 9", "once a day at 9am", "0 9 * * *"),
     ("último dia do mês às 18h", "last day of the month at 6pm", "0 18 L * *"),
     ("no último dia de cada mês às 18:00", "on the last day of every month at 18:00", "0 18 L * *"),
     ("primeira segunda do mês às 9h", "first monday of the month at 9am", "0 9 * * 1#1"),
@@ -327,3 +328,11 @@ def test_dates_out_of_range_are_refused_not_crashed_on(text, tz):
 def test_bounds_out_of_range_are_refused(text):
     with pytest.raises(ScheduleError, match="Not a date I can read"):
         read_bound(text, "Asia/Tokyo")
+
+
+def test_run_times_stop_at_until():
+    chrono = type("C", (), dict(id=3, cron="0 * * * *", timezone=SP, spread_s=0, run_at=None, starts_at=None,
+                                ends_at=None))
+    start = utc(2026, 12, 1, 12, 0)
+    assert chrono_run_times(chrono, start, 100, until=start + timedelta(hours=3)) == [
+        start + timedelta(hours=h) for h in (1, 2, 3)]

@@ -129,8 +129,7 @@ def normalize(text: str) -> str:
 def _normalize(text: str) -> str:
     if text.startswith("@") or looks_like_cron(text):
         return canonical_cron(text, text)
-    folded = _fold(text)
-    _refuse_vague(folded, text)
+    folded = _refuse_vague(_fold(text), text)
     cron = _interval(folded, text) or _hours_between(folded, text) or _day_phrase(folded, text)
     return canonical_cron(cron, text)
 
@@ -151,11 +150,15 @@ _TIMES_A = re.compile(r"(?:duas|tres|quatro|\d+) vezes (?:por|ao|a|na|no|cada) (
                       r"|twice daily")
 
 
-def _refuse_vague(folded: str, original: str) -> None:
-    """"uma vez por semana", "twice a day": understood, but not a schedule yet."""
+def _refuse_vague(folded: str, original: str) -> str:
+    """"uma vez por semana", "twice a day": understood, but not a schedule yet. Returns the
+    text to read on ("uma vez por dia às 9" is "às 9")."""
     once = _ONCE_A.search(folded)
     if once:
         unit = once["unit"] or {"day": "dia", "week": "semana", "month": "mes"}[once["en_unit"]]
+        rest = " ".join((folded[:once.start()] + " " + folded[once.end():]).split())
+        if unit == "dia" and rest:
+            return rest
         if unit == "semana":
             raise not_understood(original, _l(
                 "say which day of the week, e.g. 'toda segunda às 9' or 'every monday at 9'."))
@@ -164,6 +167,7 @@ def _refuse_vague(folded: str, original: str) -> None:
         raise not_understood(original, _l(
             "give the times in a cron expression, e.g. '0 9,18 * * *' (every day at 09:00 and 18:00) or "
             "'0 9 * * 1,4' (Mondays and Thursdays at 09:00)."))
+    return folded
 
 
 # --- "de hora em hora das 8 às 18", "every hour from 8 to 18 on weekdays" ------------------

@@ -206,12 +206,13 @@ def timing_of(chrono) -> dict:
     }
 
 
-def chrono_run_times(chrono, after: datetime, count: int) -> list[datetime]:
-    """The chrono's next ``count`` (or fewer: it may finish) run times after ``after``, aware UTC."""
+def chrono_run_times(chrono, after: datetime, count: int, until: datetime | None = None) -> list[datetime]:
+    """The chrono's next run times after ``after``, aware UTC: at most ``count``, none later
+    than ``until`` (e.g. an agenda's next 24 hours), fewer when it finishes before."""
     timing, times = timing_of(chrono), []
     while len(times) < count:
         after = next_run_time(chrono.cron, chrono.timezone, after, **timing)
-        if after is None:
+        if after is None or (until is not None and after > until):
             break
         times.append(after)
     return times
