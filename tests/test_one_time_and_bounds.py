@@ -351,3 +351,9 @@ def test_the_spread_offset_survives_pause_resume_and_edits(make_chrono):
     db.session.expire_all()
     again = db.session.get(Chrono, chrono.id)
     assert again.next_run_at.minute * 60 + again.next_run_at.second == offset == again.spread_offset_s
+
+
+@pytest.mark.parametrize("cron", ["0 9 1/2 * *", "0 8-18/2 * * *"])
+def test_a_cron_with_a_slash_is_not_read_as_a_date(client, cron):
+    body = post(client, {"name": "Slash", "schedule": cron, "url": "https://example.com/"}).get_json()
+    assert (body["cron"], body["run_at"], body["state"]) == (cron, None, "active")

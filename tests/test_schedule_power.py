@@ -173,7 +173,8 @@ def test_it_reads_one_time_phrases(text, expected, kept):
 
 
 @pytest.mark.parametrize("text", ["todo dia às 9", "toda segunda às 9h", "dia 5 às 10", "a cada 2 horas",
-                                  "0 9 * * *", "every hour from 8 to 18"])
+                                  "0 9 * * *", "every hour from 8 to 18", "0 9 1/2 * *", "0 8-18/2 * * *",
+                                  "30 12 10/5 * *", "@daily"])
 def test_recurring_phrases_are_not_one_time(text):
     assert read_once(text, SP, NOW) is None
 

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from flask_babel import lazy_gettext as _l
 
+from .cron import looks_like_cron
 from .errors import ScheduleError, not_understood
 from .grammar import _TIME, _clock, _fold
 from .timing import validate_timezone
@@ -71,6 +72,8 @@ def _out_of_range(text: str) -> ScheduleError:
 
 def _read_once(collapsed: str, tz: str, now: datetime, past_ok: bool) -> Once | None:
     zone = validate_timezone(tz)
+    if collapsed.startswith("@") or looks_like_cron(collapsed):
+        return None  # "0 9 1/2 * *" has a slash, not a date
     if _ISO.fullmatch(collapsed):
         try:
             moment = datetime.fromisoformat(collapsed.replace("z", "Z"))
