@@ -164,6 +164,12 @@ NOW = wall(SP, 2026, 11, 29, 21, 30)  # a Sunday evening in São Paulo
     ("2026-12-24T18:00:00-03:00", wall(SP, 2026, 12, 24, 18), "2026-12-24 18:00"),
     ("2026-12-24T21:00:00Z", wall(SP, 2026, 12, 24, 18), "2026-12-24 18:00"),
     ("2026-12-24 18:00", wall(SP, 2026, 12, 24, 18), "2026-12-24 18:00"),
+    ("em 24 de dezembro às 18h", wall(SP, 2026, 12, 24, 18), "2026-12-24 18:00"),
+    ("24 de dezembro de 2026 às 6 da tarde", wall(SP, 2026, 12, 24, 18), "2026-12-24 18:00"),
+    ("às 18h do dia 24/12", wall(SP, 2026, 12, 24, 18), "2026-12-24 18:00"),
+    ("on december 24 at 6pm", wall(SP, 2026, 12, 24, 18), "2026-12-24 18:00"),
+    ("December 24th, 2026 at 6pm", wall(SP, 2026, 12, 24, 18), "2026-12-24 18:00"),
+    ("dia 5 de março às 9", wall(SP, 2027, 3, 5, 9), "2027-03-05 09:00"),
 ])
 def test_it_reads_one_time_phrases(text, expected, kept):
     once = read_once(text, SP, NOW)
@@ -184,7 +190,8 @@ def test_recurring_phrases_are_not_one_time(text):
     ("hoje às 9", "2026-11-29 09:00 has already passed"),
     ("29/11 às 9", "2026-11-29 09:00 has already passed"),  # today, not next year
     ("2026-01-01T00:00:00Z", "has already passed"),
-    ("31/02 às 9", "31/02 is not a date (dates are day/month"),
+    ("31/02 às 9", "31/2 is not a date (dates are day/month"),
+    ("em 31 de fevereiro às 9", "31/2 is not a date"),
     ("amanhã", "say one time for that day"),
     ("amanhã 24/12 às 9", "give either a date or a word like 'amanhã'"),
     ("daqui a 0 horas", "greater than zero"),

@@ -27,12 +27,28 @@ UTC = timezone.utc
 
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[tT ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[zZ]|[+-]\d{2}:?\d{2})?")
 _DATE = re.compile(r"(?<![\d/])(?P<day>\d{1,2})/(?P<month>\d{1,2})(?:/(?P<year>\d{4}|\d{2}))?(?![\d/])")
+_MONTH_NAMES = {
+    **{name: n for n, name in enumerate(("janeiro", "fevereiro", "marco", "abril", "maio", "junho", "julho",
+                                         "agosto", "setembro", "outubro", "novembro", "dezembro"), 1)},
+    **{name: n for n, name in enumerate(("january", "february", "march", "april", "may", "june", "july",
+                                         "august", "september", "october", "november", "december"), 1)},
+    **{name: n for n, name in enumerate(("jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out",
+                                         "nov", "dez"), 1)},
+    **{name: n for n, name in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                         "nov", "dec"), 1)},
+}
+_MONTH = "|".join(sorted(_MONTH_NAMES, key=len, reverse=True))
+# "24 de dezembro (de 2026)", "24 december (2026)", "december 24(th)(, 2026)"
+_NAMED_DATE = re.compile(
+    rf"\b(?:(?P<day>\d{{1,2}})(?:st|nd|rd|th|o)? (?:de )?(?P<month>{_MONTH})\.?(?:,? (?:de )?(?P<year>\d{{4}}))?"
+    rf"|(?P<month2>{_MONTH})\.? (?P<day2>\d{{1,2}})(?:st|nd|rd|th)?(?:,? (?P<year2>\d{{4}}))?)\b")
 _ISO_DATE = re.compile(r"(?<![\d-])(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?![\d-])")
 _RELATIVE_DAY = re.compile(r"\b(?P<word>hoje|today|amanha|tomorrow|depois de amanha)\b")
 _FROM_NOW = re.compile(
     r"(?:daqui a|daqui|em|dentro de|in) (?P<n>\d{1,7}|um|uma|an|a|one) (?P<unit>minutos?|mins?|minutes?|horas?|hours?|"
     r"hrs?|dias?|days?)(?: (?:a partir de agora|from now))?")
-_DATE_FILLER = {"em", "no", "na", "dia", "on", "the", "de", "at", "as", "a", "o", ",", "-", "para", "for"}
+_DATE_FILLER = {"em", "no", "na", "dia", "on", "the", "de", "do", "da", "at", "as", "a", "o", ",", "-", "para",
+                "for", "of"}
 _WORD_NUMBERS = {"um": 1, "uma": 1, "an": 1, "a": 1, "one": 1}
 _UNIT_SECONDS = {"min": 60, "hor": 3600, "hou": 3600, "hr": 3600, "dia": 86400, "day": 86400}
 
@@ -93,7 +109,7 @@ def _read_once(collapsed: str, tz: str, now: datetime, past_ok: bool) -> Once | 
         moment = now.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
         return _future(moment, zone, now, collapsed, past_ok)
 
-    day = _DATE.search(folded) or _ISO_DATE.search(folded)
+    day = _DATE.search(folded) or _ISO_DATE.search(folded) or _NAMED_DATE.search(folded)
     relative = _RELATIVE_DAY.search(folded)
     if not day and not relative:
         return None
@@ -122,14 +138,18 @@ def _read_once(collapsed: str, tz: str, now: datetime, past_ok: bool) -> Once | 
     else:
         on = _date(day, today, collapsed)
     moment = _at_wall_time(datetime(on.year, on.month, on.day, hour, minute), zone)
-    if day and not day["year"] and moment <= now and on == today and not past_ok:
+    if day and not (day.groupdict().get("year") or day.groupdict().get("year2")) and moment <= now \
+            and on == today and not past_ok:
         raise passed(collapsed, moment, zone)
     return _future(moment, zone, now, collapsed, past_ok)
 
 
 def _date(match: re.Match, today: date, original: str) -> date:
-    year = match["year"]
-    day, month = int(match["day"]), int(match["month"])
+    found = match.groupdict()
+    year = found.get("year") or found.get("year2")
+    day = int(found.get("day") or found["day2"])
+    month_text = found.get("month") or found["month2"]
+    month = int(month_text) if month_text.isdigit() else _MONTH_NAMES[month_text]
     try:
         if year:
             return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
@@ -139,7 +159,7 @@ def _date(match: re.Match, today: date, original: str) -> date:
     except ValueError:
         raise not_understood(original, _l(
             "%(day)s/%(month)s is not a date (dates are day/month, e.g. 24/12 for 24 December).",
-            day=match["day"], month=match["month"])) from None
+            day=day, month=month)) from None
 
 
 def _at_wall_time(naive: datetime, zone) -> datetime:
