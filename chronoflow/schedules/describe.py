@@ -37,7 +37,8 @@ _WEEKDAY = (
     N_("Thursday"), N_("Friday"), N_("Saturday"),
 )
 _NTH = (N_("first"), N_("second"), N_("third"), N_("fourth"), N_("fifth"))
-_NTH_WEEKDAY = re.compile(r"([0-7])#([1-5])")
+_NTH_WEEKDAY = re.compile(r"([0-7])#([1-5])|L([0-7])")
+_LAST = N_("last")
 _HOUR_RANGE = re.compile(r"(\d+)-(\d+)(?:/(\d+))?")
 _STEP = re.compile(r"\*/(\d+)")
 _DAY_LIST = re.compile(r"\d+(?:,\d+)*")
@@ -87,7 +88,8 @@ def _describe_shape(fields: list[str], trans) -> str | None:
         return _("On the last day of the month %(at_time)s") % {"at_time": at_time}
     nth = _NTH_WEEKDAY.fullmatch(weekday)
     if day == "*" and nth:
-        return _nth_weekday(int(nth[1]) % 7, int(nth[2]), trans) + " " + at_time
+        weekday = int(nth[1] or nth[3]) % 7
+        return _nth_weekday(weekday, int(nth[2]) if nth[2] else None, trans) + " " + at_time
 
     if day == "*" and weekday == "*":
         when = _("Every day")
@@ -124,10 +126,10 @@ def _between_hours(minute: str, hour: str, weekday: str, trans) -> str | None:
     return _weekdays(days, trans) + ", " + what[:1].lower() + what[1:]
 
 
-def _nth_weekday(day: int, nth: int, trans) -> str:
-    """"On the first Monday of the month"; Portuguese says "No primeiro sábado"."""
+def _nth_weekday(day: int, nth: int | None, trans) -> str:
+    """"On the first (None: last) Monday of the month"; Portuguese says "No primeiro sábado"."""
     text = trans.gettext("On the %(nth)s %(weekday)s of the month") % {
-        "nth": trans.gettext(_NTH[nth - 1]), "weekday": trans.gettext(_WEEKDAY[day])}
+        "nth": trans.gettext(_NTH[nth - 1] if nth else _LAST), "weekday": trans.gettext(_WEEKDAY[day])}
     if day in (0, 6) and text.startswith("Na "):  # sábado and domingo are masculine
         first, word, rest = text.split(" ", 2)
         text = f"No {_PT_MASCULINE.get(word, word)} {rest}"
