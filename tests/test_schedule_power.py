@@ -114,6 +114,8 @@ def test_the_refusals_are_translated(babel_app, text, portuguese):
      "Na primeira segunda-feira do mês às 09:00"),
     ("primeiro sábado do mês às 10", "On the first Saturday of the month at 10:00",
      "No primeiro sábado do mês às 10:00"),
+    ("0 9 * * 1#2", "On the second Monday of the month at 09:00", "Na segunda segunda-feira do mês às 09:00"),
+    ("0 9 * * L6", "On the last Saturday of the month at 09:00", "No último sábado do mês às 09:00"),
     ("última sexta do mês às 17h", "On the last Friday of the month at 17:00",
      "Na última sexta-feira do mês às 17:00"),
     ("last sunday of the month at 9am", "On the last Sunday of the month at 09:00",

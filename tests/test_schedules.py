@@ -462,10 +462,6 @@ def test_it_describes_the_shapes_of_the_grammar(text, english, portuguese):
 
 
 @pytest.mark.parametrize("cron, english, portuguese", [
-    ("0 9 * * 1#2", "On the second Monday of the month at 09:00",
-     "Na segunda segunda-feira do mês às 09:00"),
-    ("0 9 * * L6", "On the last Saturday of the month at 09:00",
-     "No último sábado do mês às 09:00"),
     ("*/10 9-17 * * 1-5", "Every 10 minutes, between 09:00 and 17:59, Monday through Friday",
      "A cada 10 minutos, entre 09:00 e 17:59, de segunda-feira a sexta-feira"),
     ("0 9 1 1,7 *", "At 09:00, on day 1 of the month, only in January and July",
