@@ -19,7 +19,7 @@ def list_command():
     """One line per chrono: id, state, next run, schedule, target."""
     total, items = service.list_chronos(take=10_000)
     for chrono in items:
-        state = "active" if chrono.is_active else "paused"
+        state = chrono.state  # active, paused or finished
         upcoming = chrono.next_occurrence
         next_run = upcoming.isoformat(timespec="seconds") if upcoming else "-"
         target = chrono.url if chrono.target_type == "HTTP" else f"channel {chrono.channel_id}"

@@ -71,6 +71,13 @@ class Trigger:
     MANUAL = "manual"
 
 
+class ChronoState:
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FINISHED = "finished"  # nothing more to run: its one time came, or its end passed
+    ALL = (ACTIVE, PAUSED, FINISHED)
+
+
 class PausedReason:
     FAILURES = "failures"  # AUTO_PAUSE_AFTER_FAILURES failed runs in a row
 
@@ -99,6 +106,14 @@ class Chrono(db.Model):
     # The dispatcher's cursor: the first occurrence not dispatched yet. Runs are
     # dispatched up to a tick ahead, so the next time it fires is next_occurrence.
     next_run_at = db.Column(UTCDateTime)
+    # A one-time chrono fires at run_at only (cron then holds its wall time, for show).
+    run_at = db.Column(UTCDateTime)
+    # A recurring chrono's bounds: no run before starts_at, none after ends_at.
+    starts_at = db.Column(UTCDateTime)
+    ends_at = db.Column(UTCDateTime)
+    # Spread window (seconds): every run is late by a fixed offset within it
+    # (schedules.spread_offset), so chronos on one cron do not all fire at once.
+    spread_s = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     # Failed runs in a row (a success resets it): drives auto-pause and alerts.
     consecutive_failures = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     # Why it is paused when ChronoFlow paused it (PausedReason); null when a person did.
@@ -129,12 +144,31 @@ class Chrono(db.Model):
 
     @property
     def next_occurrence(self):
-        """When it fires next (None while paused)."""
-        if not self.is_active or self.next_run_at is None:
+        """When it fires next (None while paused, and once finished)."""
+        if not self.is_active:
             return None
-        from .schedules import next_fire_time
+        from .schedules import next_run_time, timing_of
 
-        return min(self.next_run_at, next_fire_time(self.cron, self.timezone, utcnow()))
+        coming = next_run_time(self.cron, self.timezone, utcnow(), **timing_of(self))
+        if self.next_run_at is None or coming is None:
+            return coming  # (dispatched ahead: its run is written, not yet due)
+        return min(self.next_run_at, coming)
+
+    @property
+    def state(self):
+        """"active", "paused", or "finished": a one-time chrono that ran, or one past its
+        end (kept with its history; editing its date or end arms it again)."""
+        if not self.is_active:
+            return ChronoState.PAUSED
+        if self.next_run_at is None and self.next_occurrence is None:
+            return ChronoState.FINISHED
+        return ChronoState.ACTIVE
+
+    @property
+    def spread_offset_s(self):
+        from .schedules import spread_offset
+
+        return spread_offset(self.id, self.spread_s)
 
     def __repr__(self):
         return f"<Chrono {self.id} {self.name!r} {self.cron!r}>"

@@ -6,6 +6,7 @@ each error next to its field.
 """
 import json
 import re
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -30,6 +31,13 @@ class ChronoForm(SchemaForm):
     description = TextAreaField(_l("Description"))
     schedule = StringField(_l("Schedule"), description=_l("e.g. todo dia às 18:30, every 15 minutes, 0 9 * * 1-5"))
     timezone = StringField(_l("Timezone"))
+    starts_at = StringField(_l("Starts"), description=_l("Optional: no run before then (in its timezone)."))
+    ends_at = StringField(_l("Ends"), description=_l(
+        "Optional: no run after then; past it the chrono is finished."))
+    spread_s = StringField(_l("Spread runs over (seconds)"), description=_l(
+        "Optional: each run comes a fixed delay within this window after its time, the same every time, so many "
+        "chronos on one schedule do not all call at the same second. At most 3600, and at most the time between "
+        "two runs."))
     target_type = RadioField(
         _l("What to do"),
         choices=[Choice(TargetType.HTTP, _l("Call a URL (webhook)")),
@@ -77,6 +85,12 @@ class ChronoForm(SchemaForm):
     def for_chrono(cls, chrono, **kwargs):
         """The form filled with an existing chrono (what the person typed, not what we derived)."""
         form = cls(obj=chrono, **kwargs)
+        if not form.is_submitted():
+            zone = ZoneInfo(chrono.timezone)
+            for name in ("starts_at", "ends_at"):  # as a browser's datetime-local box shows them
+                moment = getattr(chrono, name)
+                getattr(form, name).data = _local_text(moment, zone)
+            form.spread_s.data = str(chrono.spread_s) if chrono.spread_s else ""
         # Settings the form has no field for (misfire_policy...) survive an edit.
         form.kept_config = {k: v for k, v in (chrono.config or {}).items() if k not in CONFIG_FIELDS}
         if not form.is_submitted():
@@ -109,7 +123,14 @@ class ChronoForm(SchemaForm):
             "message_template": self.message_template.data or None,
             "recipients": [line.strip() for line in (self.recipients.data or "").splitlines() if line.strip()],
             "channel_id": _whole_number(self.channel_id.data),
+            "starts_at": (self.starts_at.data or "").strip() or None,
+            "ends_at": (self.ends_at.data or "").strip() or None,
         }
+        spread = (self.spread_s.data or "").strip()
+        data["spread_s"] = _whole_number(spread) if spread else 0
+        if data["spread_s"] is None:
+            self.spread_s.errors.append(_("Must be a whole number."))
+            data["spread_s"] = 0
         data["headers"] = self._json(self.headers, _("Write the headers as a JSON object, e.g. "
                                                       '{"Authorization": "Bearer abc"}.'), default={})
         if self.payload_format.data == "json":
@@ -185,3 +206,12 @@ def payload_text(payload):
     if isinstance(payload, str):
         return "text", payload
     return "json", json.dumps(payload, indent=2, ensure_ascii=False)
+
+
+def _local_text(moment, zone):
+    """A stored start or end as the datetime-local box shows it, to the second when it has
+    seconds (an end given as a date is its last second): it reads back to the same instant."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%dT%H:%M}" + (f":{local.second:02d}" if local.second else "")

@@ -37,12 +37,13 @@ from ..fields import (
     yes_no,
 )
 from ..i18n import _m, normalize_locale
-from ..models import PausedReason, TargetType
+from ..models import ChronoState, PausedReason, TargetType, utcnow
 from ..executors import outbound
 from ..executors.headers import FRAMING, refused
 from ..security import MASK, mask_headers
 
 MISFIRE_POLICIES = ("coalesce", "skip")
+TIMING_KEY = "__timing"  # see ChronoInput.timing
 OVERLAP_POLICIES = ("allow", "skip")
 
 # RFC 9110 token: what a header name may contain.
@@ -102,8 +103,21 @@ class RunConfig(Input):
 
 
 class ChronoInput(Input):
+    """`saved`: the chrono being edited. Its one-time date or end, read back unchanged,
+    may have passed (a finished chrono's name can still be edited); a new one may not."""
+
     class Meta:
         unknown = RAISE
+
+    def __init__(self, *args, saved=None, now=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.saved = saved
+        self._now = now
+
+    @property
+    def now(self):
+        # Not fixed at construction: flask-smorest makes one instance for every request.
+        return self._now or utcnow()
 
     name = text(NAME_LENGTH, min_length=1, required=True, metadata={"example": "Morning report"})
     description = text(DESCRIPTION_LENGTH, load_default="")
@@ -111,7 +125,10 @@ class ChronoInput(Input):
         SCHEDULE_LENGTH, min_length=1,
         required=True,
         metadata={"description": "cron (5 fields, or 6 with seconds first) or a phrase such as "
-                                 "'every 15 minutes' or 'todo dia às 18:30'", "example": "dias úteis às 9"},
+                                 "'every 15 minutes' or 'todo dia às 18:30'; a date makes a one-time chrono "
+                                 "('amanhã às 9', 'em 24/12 às 18h', '2026-12-24T18:00:00-03:00'). Also "
+                                 "accepted as 'cron', its name in the original system",
+                  "example": "dias úteis às 9"},
     )
     timezone = text(64, load_default=None, allow_none=True,
                     metadata={"description": "IANA name", "example": "America/Sao_Paulo"})
@@ -135,6 +152,16 @@ class ChronoInput(Input):
     payload = fields.Raw(load_default=None, allow_none=True, metadata={
         "description": "JSON value; a string is sent as is. At most PAYLOAD_MAX_BYTES (65536) bytes, "
                        f"{MAX_JSON_DEPTH} levels deep."})
+    starts_at = text(40, load_default=None, allow_none=True, metadata={
+        "description": "a recurring chrono runs from then on: a date and time in its timezone "
+                       "('2026-12-01 08:00', '01/12/2026'), or an ISO timestamp with an offset",
+        "example": "2026-12-01 08:00"})
+    ends_at = text(40, load_default=None, allow_none=True, metadata={
+        "description": "and not after then (a date alone: its end); past it the chrono is finished",
+        "example": "2026-12-31"})
+    spread_s = whole_number(0, schedules.MAX_SPREAD_SECONDS, load_default=0, metadata={
+        "description": "spread window in seconds (0: off): every run comes a fixed delay within it after the "
+                       "cron time, the same for this chrono every time; at most the time between two runs"})
     is_active = yes_no(load_default=True)
     config = fields.Nested(RunConfig, load_default=dict, error_messages=messages(type=_m("Must be an object.")))
     channel_id = whole_number(1, MAX_ID, load_default=None, allow_none=True)
@@ -149,7 +176,17 @@ class ChronoInput(Input):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        for key in ("name", "schedule", "timezone", "url", "method", "target_type"):
+        if "cron" in data:  # the original system's name for the schedule
+            cron = data.pop("cron")
+            if "schedule" not in data:
+                data["schedule"] = cron
+            elif not _same_schedule(data["schedule"], cron, data.get("timezone"), self.now):
+                raise ValidationError(_("cron is another name for schedule, and they differ: send one of them."),
+                                      field_name="cron")
+        for key in ("starts_at", "ends_at"):
+            if data.get(key) == "":
+                data[key] = None
+        for key in ("name", "schedule", "timezone", "url", "method", "target_type", "starts_at", "ends_at"):
             if isinstance(data.get(key), str):
                 data[key] = data[key].strip()
         for key in ("method", "target_type"):
@@ -159,12 +196,36 @@ class ChronoInput(Input):
             data["timezone"] = None
         return data
 
-    @validates("schedule")
-    def _schedule(self, value, **kwargs):
+    def timing(self, data):
+        """{"cron", "run_at", "schedule", "starts_at", "ends_at"} from what was sent; raises
+        ValidationError naming the field. Read once per load, in the chrono's timezone."""
+        # Kept in the loaded dict (one per load: the schema instance is shared by requests),
+        # so "daqui a 2 horas" is read once, not once per check.
+        if TIMING_KEY not in data:
+            try:
+                data[TIMING_KEY] = _read_timing(data, self.saved, self.now)
+            except ValidationError as exc:
+                data[TIMING_KEY] = exc
+        if isinstance(data[TIMING_KEY], ValidationError):
+            raise data[TIMING_KEY]
+        return data[TIMING_KEY]
+
+    # The schedule is read with its timezone (one-time dates are wall times in it).
+    @validates_schema(skip_on_field_errors=False)
+    def _schedule(self, data, partial=False, **kwargs):
+        if partial or "schedule" not in data:
+            if partial and data.get("schedule"):  # checked whole later: only what the text alone says
+                try:
+                    if schedules.read_once(data["schedule"], "UTC", self.now, past_ok=True) is None:
+                        schedules.normalize(data["schedule"])
+                except schedules.ScheduleError as exc:
+                    raise ValidationError({"schedule": [str(exc)]}) from None
+            return
         try:
-            schedules.normalize(value)
-        except schedules.ScheduleError as exc:
-            raise ValidationError(str(exc)) from None
+            schedules.validate_timezone(data.get("timezone") or current_app.config["DEFAULT_TIMEZONE"])
+        except schedules.ScheduleError:
+            return  # the timezone's own error says so
+        self.timing(data)
 
     @validates("timezone")
     def _timezone(self, value, **kwargs):
@@ -281,7 +342,7 @@ class ChronoInput(Input):
             elif not data.get("recipients"):
                 errors["recipients"] = [_("A message chrono needs at least one recipient.")]
             elif "schedule" in data:  # (else its runs cannot be counted)
-                too_many = _over_daily_cap(data)
+                too_many = _over_daily_cap(self, data)
                 if too_many:
                     errors["recipients"] = [too_many]
         if errors:
@@ -290,9 +351,11 @@ class ChronoInput(Input):
     @post_load
     def _normalize(self, data, partial=False, **kwargs):
         if partial:
+            data.pop(TIMING_KEY, None)
             return data
-        data["cron"] = schedules.normalize(data["schedule"])
         data["timezone"] = data["timezone"] or current_app.config["DEFAULT_TIMEZONE"]
+        data.update(self.timing(data))
+        data.pop(TIMING_KEY)
         if data["method"] is None:
             # A payload is meant to be sent: many servers drop a GET's body.
             data["method"] = "POST" if data["payload"] is not None else "GET"
@@ -313,11 +376,80 @@ def _refused_destination(url):
     return None
 
 
-def _over_daily_cap(data):
+def _over_daily_cap(schema, data):
     """Why this chrono alone would send more than a WhatsApp number may in a day, or None."""
     timezone = data.get("timezone") or current_app.config["DEFAULT_TIMEZONE"]
-    return pacing.cap_problem(schedules.normalize(data["schedule"]), timezone, len(data["recipients"]),
-                              current_app.config["MESSAGE_DAILY_CAP"])
+    try:
+        cron = schema.timing(data)["cron"]
+    except (ValidationError, schedules.ScheduleError):
+        return None  # the schedule's own error says so
+    return pacing.cap_problem(cron, timezone, len(data["recipients"]), current_app.config["MESSAGE_DAILY_CAP"])
+
+
+def _same_schedule(schedule, cron, timezone, now):
+    """Whether `schedule` and the alias `cron` mean the same (a GET's pair sent back does)."""
+    if schedule == cron:
+        return True
+    try:
+        zone = timezone or current_app.config["DEFAULT_TIMEZONE"]
+        once = schedules.read_once(schedule, zone, now, past_ok=True) if isinstance(schedule, str) else None
+        if once is not None:
+            return cron == schedules.wall_cron(once.run_at, zone)
+        return schedules.normalize(schedule) == schedules.normalize(cron)
+    except (schedules.ScheduleError, TypeError, AttributeError):
+        return False
+
+
+def _read_timing(data, saved, now):
+    """See ChronoInput.timing."""
+    timezone = data.get("timezone") or current_app.config["DEFAULT_TIMEZONE"]
+    text = data["schedule"]
+    errors = {}
+    try:
+        once = schedules.read_once(text, timezone, now, past_ok=True)
+        if once is not None and once.run_at <= now and not (saved is not None and saved.run_at == once.run_at):
+            raise schedules.passed(text, once.run_at, schedules.validate_timezone(timezone))
+        cron = schedules.wall_cron(once.run_at, timezone) if once else schedules.normalize(text)
+    except schedules.ScheduleError as exc:
+        raise ValidationError({"schedule": [str(exc)]}) from None
+    timing = {"cron": cron, "run_at": once.run_at if once else None,
+              "schedule": once.text if once else text, "starts_at": None, "ends_at": None}
+    for name in ("starts_at", "ends_at"):
+        if data.get(name):
+            try:
+                timing[name] = schedules.read_bound(data[name], timezone, end=name == "ends_at")
+            except schedules.ScheduleError as exc:
+                errors[name] = [str(exc)]
+    spread = data.get("spread_s") or 0
+    if once:
+        for name in ("starts_at", "ends_at"):
+            if timing[name] is not None:
+                errors[name] = [_("A one-time chrono runs at its date: it has no start or end.")]
+        if spread:
+            errors["spread_s"] = [_("A one-time chrono runs at its date: it has no spread window.")]
+    else:
+        starts, ends = timing["starts_at"], timing["ends_at"]
+        if starts and ends and ends <= starts:
+            errors["ends_at"] = [_("The end must come after the start.")]
+        elif ends and ends <= now and not (saved is not None and saved.ends_at == ends):
+            errors["ends_at"] = [_("This end has already passed: give a date in the future, or none.")]
+        elif (starts or ends) and "starts_at" not in errors and "ends_at" not in errors:
+            try:
+                first = schedules.next_run_time(cron, timezone, now, starts_at=starts, ends_at=ends)
+            except schedules.ScheduleError:  # past croniter's last year
+                errors["starts_at" if starts else "ends_at"] = [_("This date is too far away.")]
+            else:
+                if first is None:
+                    errors["ends_at"] = [_("The schedule has no run between now (or the start) and this end.")]
+        if spread:
+            times = schedules.fire_times(cron, timezone, now, 6)
+            shortest = min(later - earlier for earlier, later in zip(times, times[1:]))
+            if spread > shortest.total_seconds():
+                errors["spread_s"] = [_("At most %(n)s seconds for this schedule: the time between two runs.",
+                                        n=int(shortest.total_seconds()))]
+    if errors:
+        raise ValidationError(errors)
+    return timing
 
 
 def _channel_exists(channel_id):
@@ -369,12 +501,24 @@ class ChronoSchema(Schema):
         "description": "why ChronoFlow paused it ('failures': too many failed runs in a row); "
                        "null when running or paused by a person"})
     next_run_at = fields.AwareDateTime(allow_none=True, attribute="next_occurrence",
-                                       metadata={"description": "when it fires next; null while paused"})
+                                       metadata={"description": "when it fires next; null while paused or "
+                                                                "once finished"})
+    state = fields.String(metadata={"enum": list(ChronoState.ALL), "description": "active, paused, or finished "
+                                    "(a one-time chrono that ran, or past its end: no next run; a new date or "
+                                    "end arms it again)"})
+    run_at = fields.AwareDateTime(allow_none=True, metadata={"description": "a one-time chrono's moment"})
+    starts_at = fields.AwareDateTime(allow_none=True)
+    ends_at = fields.AwareDateTime(allow_none=True)
+    spread_s = fields.Integer()
+    spread_offset_s = fields.Integer(metadata={"description": "this chrono's fixed delay within spread_s"})
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
     def _describe(self, chrono):
-        return schedules.describe(chrono.cron, normalize_locale(str(get_locale() or "en")))
+        locale = normalize_locale(str(get_locale() or "en"))
+        if chrono.run_at is not None:
+            return schedules.describe_once(chrono.run_at, chrono.timezone, locale)
+        return schedules.describe(chrono.cron, locale)
 
 
 class ChronoCreated(ChronoSchema):

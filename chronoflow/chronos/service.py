@@ -4,28 +4,42 @@ They flush and never commit: the request (or CLI command) commits once, then
 enqueues. Every write goes through ChronoInput, so the API and the forms accept
 and refuse exactly the same things.
 """
+from datetime import datetime
+
 from sqlalchemy import delete, select, update
 
 from .. import outcomes
 from ..extensions import db
-from ..models import Chrono, ChronoRun, RunStatus, Trigger, new_signing_secret, utcnow
-from ..schedules import next_fire_time
+from ..models import Chrono, ChronoRun, ChronoState, RunStatus, Trigger, new_signing_secret, utcnow
+from ..schedules import next_run_time, timing_of
 from . import credentials
 from .schemas import ChronoInput
 
 # Fields a person edits; what they typed (schedule), not what we derived (cron).
 EDITABLE = tuple(name for name in ChronoInput().fields)
+# What decides when it fires: a change to any of them reschedules it.
+TIMING = ("cron", "timezone", "is_active", "run_at", "starts_at", "ends_at", "spread_s")
+BOUNDS = ("starts_at", "ends_at")
 
 
 def as_input(chrono):
-    return {name: getattr(chrono, name) for name in EDITABLE}
+    return _bounds_as_text({name: getattr(chrono, name) for name in EDITABLE})
+
+
+def _bounds_as_text(values):
+    """Start and end as the API shows them (ISO, with offset): an exact instant reads back to itself."""
+    for name in BOUNDS:
+        if isinstance(values.get(name), datetime):
+            values[name] = values[name].isoformat()
+    return values
 
 
 def create_chrono(values, now=None):
     """`values` come from ChronoInput().load(), as the API and the forms both do."""
     chrono = Chrono(**values, secrets_origin=credentials.origin(values.get("url")))
-    chrono.next_run_at = _next_run(chrono, now) if chrono.is_active else None
     db.session.add(chrono)
+    db.session.flush()  # its id decides its spread offset
+    chrono.next_run_at = _next_run(chrono, now) if chrono.is_active else None
     db.session.flush()
     return chrono
 
@@ -33,14 +47,14 @@ def create_chrono(values, now=None):
 def update_chrono(chrono, changes, now=None):
     """Apply a partial change (raw, or loaded with partial=True); the result is
     validated whole, as a create would be. Raises marshmallow.ValidationError."""
-    changes = {name: value for name, value in changes.items() if name in EDITABLE}  # not derived ones
+    changes = _bounds_as_text({name: value for name, value in changes.items() if name in EDITABLE})  # not derived ones
     changes.update(resolve_masks(chrono, changes))
-    values = ChronoInput().load({**as_input(chrono), **changes})
+    values = ChronoInput(saved=chrono).load({**as_input(chrono), **changes})
     chrono.secrets_origin = credentials.origin(values.get("url"))
-    timing = (chrono.cron, chrono.timezone, chrono.is_active)
+    timing = [getattr(chrono, name) for name in TIMING]
     for name, value in values.items():
         setattr(chrono, name, value)
-    if (chrono.cron, chrono.timezone, chrono.is_active) != timing:
+    if [getattr(chrono, name) for name in TIMING] != timing:
         _reschedule(chrono, now)
     db.session.flush()
     return chrono
@@ -103,7 +117,7 @@ def delete_chrono(chrono):
     db.session.flush()
 
 
-STATES = ("active", "paused", "failing")
+STATES = ("active", "paused", "finished", "failing")
 
 
 # Counts stop here: past it an exact count would read the whole history (or
@@ -124,6 +138,10 @@ def list_chronos(skip=0, take=20, search=None, state=None):
         where.append(Chrono.name.icontains(search, autoescape=True))
     if state == "active":
         where.append(Chrono.is_active == True)  # noqa: E712
+        where.append(Chrono.next_run_at != None)  # noqa: E711
+    elif state == ChronoState.FINISHED:
+        where.append(Chrono.is_active == True)  # noqa: E712
+        where.append(Chrono.next_run_at == None)  # noqa: E711
     elif state == "paused":
         where.append(Chrono.is_active == False)  # noqa: E712
     elif state == "failing":
@@ -152,7 +170,8 @@ def list_runs(chrono, skip=0, take=20, status=None, now=None):
 
 
 def _next_run(chrono, now=None):
-    return next_fire_time(chrono.cron, chrono.timezone, now or utcnow())
+    """The first run time from now (None: nothing left to run, the chrono is finished)."""
+    return next_run_time(chrono.cron, chrono.timezone, now or utcnow(), **timing_of(chrono))
 
 
 def _reschedule(chrono, now=None):

@@ -78,7 +78,8 @@ def _form_page(form, chrono):
             if saved is not None:
                 return redirect(url_for("chronos.detail", chrono_id=saved.id))
     return render_template("chronos/form.html", form=form, chrono=chrono, test_outcome=test_outcome,
-                           preview=_preview(form.schedule.data, form.timezone.data),
+                           preview=_preview(form.schedule.data, form.timezone.data, form.starts_at.data,
+                                            form.ends_at.data, form.spread_s.data, chrono),
                            timezones=timezones())
 
 
@@ -86,7 +87,7 @@ def _form_page(form, chrono):
 # stand-ins for those fields when they are wrong, so Test works before they are
 # fixed, and their errors wait for Save.
 TEST_STAND_INS = {"name": "Test", "description": "", "schedule": "@daily", "timezone": None, "is_active": True,
-                  "recipients": ["+55 11 98765-4321"]}
+                  "recipients": ["+55 11 98765-4321"], "starts_at": None, "ends_at": None, "spread_s": 0}
 
 
 def _validated(form, chrono=None, test=False):
@@ -101,19 +102,19 @@ def _validated(form, chrono=None, test=False):
             data.update(service.resolve_masks(chrono, data))
         except ValidationError as exc:
             problems = exc.messages
-    values, errors = _load(data)
+    values, errors = _load(data, chrono)
     if test:
         stand_ins = {name: TEST_STAND_INS[name] for name in errors if name in TEST_STAND_INS}
         if stand_ins:
-            values, errors = _load({**data, **stand_ins})
+            values, errors = _load({**data, **stand_ins}, chrono)
     form.attach_errors(errors)
     form.attach_errors(problems)
     return None if form.errors_found() else values
 
 
-def _load(data):
+def _load(data, chrono=None):
     try:
-        return ChronoInput().load(data), {}
+        return ChronoInput(saved=chrono).load(data), {}
     except ValidationError as exc:
         return None, exc.messages
 
@@ -195,27 +196,60 @@ def curl_fields():
                    payload_format=payload_format, payload=payload, timeout_s=form.timeout_s.data or "")
 
 
-def _preview(schedule, timezone, count=5):
-    """The schedule in words and its next fire times, or what is wrong with it."""
+def _preview(schedule, timezone, starts_at=None, ends_at=None, spread_s=None, chrono=None, count=5):
+    """The schedule in words and its next run times (start, end and spread included),
+    or what is wrong with it. The times are the real ones: next_run_time's, as the
+    dispatcher's; a new chrono's spread offset is only known once saved (it comes from
+    its id), so the preview then says the window instead."""
     if not (schedule or "").strip():
         return None
     if len(schedule) > SCHEDULE_LENGTH:  # as ChronoInput refuses it, before parsing it
         return {"ok": False, "error": _("At most %(high)s characters.", high=SCHEDULE_LENGTH)}
     try:
-        cron = schedules.normalize(schedule)
         zone = schedules.validate_timezone(timezone or current_app.config["DEFAULT_TIMEZONE"]).key
     except schedules.ScheduleError as exc:
         return {"ok": False, "error": str(exc)}
-    times = schedules.fire_times(cron, zone, utcnow(), count)
+    spread = _whole_number(spread_s)
+    data = {"schedule": schedule, "timezone": zone, "starts_at": (starts_at or "").strip() or None,
+            "ends_at": (ends_at or "").strip() or None, "spread_s": spread or 0}
+    try:
+        timing = ChronoInput(saved=chrono).timing(data)
+    except ValidationError as exc:
+        return {"ok": False, "error": " ".join(str(message) for messages in exc.messages.values()
+                                               for message in messages)}
+    now = utcnow()
+    draft = Chrono(id=chrono.id if chrono else None, cron=timing["cron"], timezone=zone, run_at=timing["run_at"],
+                   starts_at=timing["starts_at"], ends_at=timing["ends_at"], spread_s=spread or 0)
+    times = schedules.chrono_run_times(draft, now, count)
+    if timing["run_at"] is not None:
+        description = schedules.describe_once(timing["run_at"], zone, locale())
+    else:
+        description = schedules.describe(timing["cron"], locale())
+    notes = []
+    if timing["starts_at"]:
+        notes.append(_("From %(when)s", when=when(timing["starts_at"], zone, "short")))
+    if timing["ends_at"]:
+        notes.append(_("until %(when)s", when=when(timing["ends_at"], zone, "short")) if notes
+                     else _("Until %(when)s", when=when(timing["ends_at"], zone, "short")))
+    if spread and chrono is None:
+        notes.append(_("each run up to %(n)s s later, the same delay every time (fixed when saved)", n=spread))
+    elif spread:
+        notes.append(_("each run %(n)s s after the schedule's time (its spread)", n=draft.spread_offset_s))
     return {
         "ok": True,
-        "cron": cron,
-        "description": schedules.describe(cron, locale()),
+        "cron": timing["cron"],
+        "description": description + (" — " + ", ".join(notes) if notes else ""),
         "timezone": zone,
-        "next_label": _("Next runs (%(timezone)s):", timezone=zone),
+        "next_label": _("Next runs (%(timezone)s):", timezone=zone) if times
+        else _("No run left: it would be finished."),
         "next": [{"at": when(moment, zone), "relative": relative(moment), "iso": moment.isoformat()}
                  for moment in times],
     }
+
+
+def _whole_number(text):
+    text = str(text or "").strip()
+    return int(text) if text.isdecimal() and len(text) <= 6 else None
 
 
 @functools.cache
@@ -226,7 +260,11 @@ def timezones():
 @bp.route("/chronos/preview")
 def preview():
     """The live preview under the schedule field (JSON)."""
-    result = _preview(request.args.get("schedule", ""), request.args.get("timezone", ""))
+    chrono_id = request.args.get("chrono", "")
+    chrono = db.session.get(Chrono, int(chrono_id)) if chrono_id.isdecimal() and len(chrono_id) < 10 else None
+    result = _preview(request.args.get("schedule", ""), request.args.get("timezone", ""),
+                      request.args.get("starts_at"), request.args.get("ends_at"), request.args.get("spread_s"),
+                      chrono)
     return jsonify(result or {"ok": False, "error": ""})
 
 

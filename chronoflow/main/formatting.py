@@ -56,6 +56,28 @@ def describe(cron: str):
     return schedules.describe(cron, locale())
 
 
+@bp.app_template_filter("schedule_words")
+def schedule_words(chrono):
+    """A chrono's schedule in words: its cron's, or a one-time chrono's date."""
+    if chrono.run_at is not None:
+        return schedules.describe_once(chrono.run_at, chrono.timezone, locale())
+    return schedules.describe(chrono.cron, locale())
+
+
+@bp.app_template_filter("bounds")
+def bounds(chrono, style="medium"):
+    """"From … until …" for a chrono with a start or an end date, else ""."""
+    starts, ends = chrono.starts_at, chrono.ends_at
+    if starts and ends:
+        return _("From %(start)s until %(end)s", start=when(starts, chrono.timezone, style),
+                 end=when(ends, chrono.timezone, style))
+    if starts:
+        return _("From %(when)s", when=when(starts, chrono.timezone, style))
+    if ends:
+        return _("Until %(when)s", when=when(ends, chrono.timezone, style))
+    return ""
+
+
 @bp.app_template_filter("status_label")
 def status_label(status):
     return outcomes.status_label(status)

@@ -36,6 +36,10 @@ _WEEKDAY = (
     N_("Sunday"), N_("Monday"), N_("Tuesday"), N_("Wednesday"),
     N_("Thursday"), N_("Friday"), N_("Saturday"),
 )
+_NTH = (N_("first"), N_("second"), N_("third"), N_("fourth"), N_("fifth"))
+_NTH_WEEKDAY = re.compile(r"([0-7])#([1-5])|L([0-7])")
+_LAST = N_("last")
+_HOUR_RANGE = re.compile(r"(\d+)-(\d+)(?:/(\d+))?")
 _STEP = re.compile(r"\*/(\d+)")
 _DAY_LIST = re.compile(r"\d+(?:,\d+)*")
 _WEEKDAY_FIELD = re.compile(r"\d(?:-\d)?(?:,\d(?:-\d)?)*")
@@ -75,8 +79,17 @@ def _describe_shape(fields: list[str], trans) -> str | None:
         return _("Every %(n)s minutes") % {"n": step} if step else None
     if (minute, day, weekday) == ("0", "*", "*") and _step(hour, 24):
         return _("Every %(n)s hours") % {"n": _step(hour, 24)}
+    if _HOUR_RANGE.fullmatch(hour) and day == "*":
+        return _between_hours(minute, hour, weekday, trans)
     if not (minute.isdigit() and hour.isdigit()):
         return None
+    at_time = _at(int(hour), int(minute), trans)
+    if (day, weekday) == ("L", "*"):
+        return _("On the last day of the month %(at_time)s") % {"at_time": at_time}
+    nth = _NTH_WEEKDAY.fullmatch(weekday)
+    if day == "*" and nth:
+        weekday = int(nth[1] or nth[3]) % 7
+        return _nth_weekday(weekday, int(nth[2]) if nth[2] else None, trans) + " " + at_time
 
     if day == "*" and weekday == "*":
         when = _("Every day")
@@ -92,6 +105,49 @@ def _describe_shape(fields: list[str], trans) -> str | None:
     else:
         return None
     return _("%(when)s %(at_time)s") % {"when": when, "at_time": _at(int(hour), int(minute), trans)}
+
+
+def _between_hours(minute: str, hour: str, weekday: str, trans) -> str | None:
+    """"Every hour from 08:00 to 18:00", what "de hora em hora das 8 às 18" makes."""
+    _ = trans.gettext
+    first, last, step = _HOUR_RANGE.fullmatch(hour).groups()
+    first, last = int(first), int(last)
+    if minute == "0":
+        end = f"{last:02d}:00"
+        what = (_("Every %(n)s hours") % {"n": step}) if step and step != "1" else _("Every hour")
+    else:
+        return None  # every N minutes within hours: cron-descriptor says it well
+    what = _("%(every)s from %(start)s to %(end)s") % {"every": what, "start": f"{first:02d}:00", "end": end}
+    if weekday == "*":
+        return what
+    days = _weekday_set(weekday) if _WEEKDAY_FIELD.fullmatch(weekday) else None
+    if not days:
+        return None
+    return _weekdays(days, trans) + ", " + what[:1].lower() + what[1:]
+
+
+def _nth_weekday(day: int, nth: int | None, trans) -> str:
+    """"On the first (None: last) Monday of the month"; Portuguese says "No primeiro sábado"."""
+    text = trans.gettext("On the %(nth)s %(weekday)s of the month") % {
+        "nth": trans.gettext(_NTH[nth - 1] if nth else _LAST), "weekday": trans.gettext(_WEEKDAY[day])}
+    if day in (0, 6) and text.startswith("Na "):  # sábado and domingo are masculine
+        first, word, rest = text.split(" ", 2)
+        text = f"No {_PT_MASCULINE.get(word, word)} {rest}"
+    return text
+
+
+def describe_once(run_at, tz: str, locale) -> str:
+    """"Once, on 24/12/2026 at 18:00" for a one-time chrono, in its timezone."""
+    from babel.dates import format_date
+    from zoneinfo import ZoneInfo
+
+    locale = i18n.normalize_locale(locale)
+    trans = i18n.translations(locale)
+    local = run_at.astimezone(ZoneInfo(tz))
+    time = f"{local:%H:%M}" + (f":{local.second:02d}" if local.second else "")
+    return trans.gettext("Once, on %(date)s at %(time)s") % {
+        "date": format_date(local.date(), "short" if locale == "pt_BR" else "medium", locale=locale),
+        "time": time}
 
 
 def _step(field: str, period: int) -> int | None:

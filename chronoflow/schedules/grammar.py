@@ -69,6 +69,8 @@ _TIME = re.compile(
       | (?P<word>meio[\ -]?dia|meia[\ -]?noite|noon|midnight)
       | (?P<h4>\d+)
     )
+    (?:\ e\ (?P<half>meia))?  # "meio-dia e meia", "as 6 e meia"
+    (?:\ (?P<period>(?:da|de|a)\ (?:manha|tarde|noite|madrugada)))?  # "as 6 da tarde"
     (?![\w:])
     """,
     re.VERBOSE,
@@ -127,9 +129,91 @@ def normalize(text: str) -> str:
 def _normalize(text: str) -> str:
     if text.startswith("@") or looks_like_cron(text):
         return canonical_cron(text, text)
-    folded = _fold(text)
-    cron = _interval(folded, text) or _day_phrase(folded, text)
+    folded = _refuse_vague(_fold(text), text)
+    cron = _interval(folded, text) or _hours_between(folded, text) or _day_phrase(folded, text)
     return canonical_cron(cron, text)
+
+
+# --- phrases that leave out what cron needs ----------------------------------------------
+
+_NEEDS_A_TIME = {  # said alone, these used to mean midnight in silence
+    **dict.fromkeys(("diariamente", "diario", "daily"), _l(
+        "say at what time, e.g. 'todo dia às 9' or 'every day at 9am'.")),
+    **dict.fromkeys(("mensalmente", "mensal", "monthly"), _l(
+        "say which day of the month and at what time, e.g. 'todo dia 1 às 9' or 'every month on the 1st "
+        "at 9am'.")),
+}
+_ONCE_A = re.compile(r"(?:uma|1) vez (?:por|ao|a|na|no|cada) (?P<unit>dia|semana|mes)"
+                     r"|once (?:a|per|every|each) (?P<en_unit>day|week|month)")
+_TIMES_A = re.compile(r"(?:duas|tres|quatro|\d+) vezes (?:por|ao|a|na|no|cada) (?:dia|semana|mes)"
+                      r"|(?:twice|thrice|(?:two|three|four|\d+) times) (?:a|per|every|each) (?:day|week|month)"
+                      r"|twice daily")
+
+
+def _refuse_vague(folded: str, original: str) -> str:
+    """"uma vez por semana", "twice a day": understood, but not a schedule yet. Returns the
+    text to read on ("uma vez por dia às 9" is "às 9")."""
+    once = _ONCE_A.search(folded)
+    if once:
+        unit = once["unit"] or {"day": "dia", "week": "semana", "month": "mes"}[once["en_unit"]]
+        rest = " ".join((folded[:once.start()] + " " + folded[once.end():]).split())
+        if unit == "dia" and rest:
+            return rest
+        if unit == "semana":
+            raise not_understood(original, _l(
+                "say which day of the week, e.g. 'toda segunda às 9' or 'every monday at 9'."))
+        raise not_understood(original, _NEEDS_A_TIME["diariamente" if unit == "dia" else "mensalmente"])
+    if _TIMES_A.search(folded):
+        raise not_understood(original, _l(
+            "give the times in a cron expression, e.g. '0 9,18 * * *' (every day at 09:00 and 18:00) or "
+            "'0 9 * * 1,4' (Mondays and Thursdays at 09:00)."))
+    return folded
+
+
+# --- "de hora em hora das 8 às 18", "every hour from 8 to 18 on weekdays" ------------------
+
+_BETWEEN = re.compile(
+    r"(?P<every>.+?) (?:das|de|from|between) (?P<first>\d{1,2})(?:h|:00|h00)? ?(?P<ap1>[ap])?\.?(?:m\.?)?"
+    r" (?:as|a|ate|to|and|until|till|-) (?P<last>\d{1,2})(?:h|:00|h00)? ?(?P<ap2>[ap])?\.?(?:m\.?)?"
+    r"(?: (?P<days>.+))?"
+)
+
+
+def _hours_between(folded: str, original: str) -> str | None:
+    """Cron for an interval limited to some hours of the day, or None."""
+    match = _BETWEEN.fullmatch(folded)
+    if match is None:
+        return None
+    interval = _interval(match["every"], original)
+    if interval is None:
+        return None
+    first = _hour_of(int(match["first"]), match["ap1"], original)
+    last = _hour_of(int(match["last"]), match["ap2"], original)
+    if first >= last:
+        raise not_understood(original, _l(
+            "the hours go from the earlier to the later one, e.g. 'das 8 às 18' or 'from 8 to 18'."))
+    day_of_month, day_of_week = _days(match["days"] or "", original, has_time=True)
+    minute, hour = interval.split()[:2]
+    if len(interval.split()) == 6 or minute.startswith("*") and hour != "*":
+        return None  # seconds, or minutes within hours: not a shape this phrase makes
+    if minute.startswith("*"):  # every N minutes: until the last hour starts
+        hours = f"{first}-{last - 1}" if last - 1 > first else str(first)
+    elif hour == "*":
+        hours = f"{first}-{last}"
+    else:
+        hours = f"{first}-{last}/{hour.removeprefix('*/')}"
+    return f"{minute} {hours} {day_of_month} * {day_of_week}"
+
+
+def _hour_of(hour: int, am_pm: str | None, original: str) -> int:
+    if am_pm:
+        if not 1 <= hour <= 12:
+            raise not_understood(original, _l(
+                "%(value)s is not a valid hour on a 12-hour clock (1-12).", value=hour))
+        return hour % 12 + (12 if am_pm == "p" else 0)
+    if not 0 <= hour <= 23:
+        raise not_understood(original, bad_hour(hour))
+    return hour
 
 
 def _fold(text: str) -> str:
@@ -205,7 +289,9 @@ def _divisors(number: int) -> str:
 def _day_phrase(folded: str, original: str) -> str:
     """Cron for '<day phrase> [at] <time>' in either order; raises ScheduleError."""
     times = [match for match in _TIME.finditer(folded)
-             if match["prep"] or not match["h4"]]
+             if match["prep"] or not match["h4"] or match["period"]]
+    if not times and folded in _NEEDS_A_TIME:
+        raise not_understood(original, _NEEDS_A_TIME[folded])
     if len(times) > 1:
         raise not_understood(original, _l(
             "give one time of day per schedule; for several, use a cron expression "
@@ -221,11 +307,14 @@ def _day_phrase(folded: str, original: str) -> str:
 
 
 def _clock(match: re.Match, original: str) -> tuple[int, int]:
+    half = 30 if match["half"] else 0
     if match["word"]:
-        return (12, 0) if match["word"] in _NOON else (0, 0)
+        return (12, half) if match["word"] in _NOON else (0, half)
     hour = int(match["h1"] or match["h2"] or match["h3"] or match["h4"])
-    minute = int(match["m1"] or 0)
+    minute = int(match["m1"] or 0) + half
     am_pm = match["ap1"] or match["ap2"]
+    if match["period"] and not am_pm:
+        hour = _in_period(hour, match["period"].split()[-1], original)
     if am_pm:
         if not 1 <= hour <= 12:
             raise not_understood(original, _l(
@@ -237,6 +326,24 @@ def _clock(match: re.Match, original: str) -> tuple[int, int]:
     if not 0 <= minute <= 59:
         raise not_understood(original, bad_minute(minute))
     return hour, minute
+
+
+def _in_period(hour: int, period: str, original: str) -> int:
+    """24-hour clock for "6 da tarde", "9 da noite", "8 da manhã", "2 da madrugada"."""
+    if period == "madrugada" and hour > 6:
+        raise not_understood(original, _l(
+            "%(value)s da madrugada is not a time: write e.g. '2 da madrugada' or '02:00'.", value=hour))
+    if period == "manha" and hour > 12:
+        raise not_understood(original, _l(
+            "%(value)s da manhã is not a time: write e.g. '8 da manhã' or '08:00'.", value=hour))
+    if period == "tarde" and 1 <= hour <= 11:
+        return hour + 12
+    if period == "noite":
+        if hour == 12:
+            return 0
+        if 6 <= hour <= 11:
+            return hour + 12
+    return hour
 
 
 @dataclass
@@ -293,8 +400,31 @@ def _read_words(rest: str) -> _Words:
     return words
 
 
+_LAST_DAY = re.compile(
+    r"(?:(?:todo|o|no|every|on|the) )*(?:ultimo|last) (?:dia|day) (?:do|de cada|of the|of every|of each|of) "
+    r"(?:mes|month)")
+_ORDINALS = {
+    **dict.fromkeys(("primeira", "primeiro", "1a", "1o", "first", "1st"), 1),
+    **dict.fromkeys(("segunda", "segundo", "2a", "2o", "second", "2nd"), 2),
+    **dict.fromkeys(("terceira", "terceiro", "3a", "3o", "third", "3rd"), 3),
+    **dict.fromkeys(("quarta", "quarto", "4a", "4o", "fourth", "4th"), 4),
+    **dict.fromkeys(("quinta", "quinto", "5a", "5o", "fifth", "5th"), 5),
+    **dict.fromkeys(("ultima", "ultimo", "last"), "L"),
+}
+_NTH_WEEKDAY = re.compile(
+    r"(?:(?:toda|todo|na|no|a|o|every|each|on|the) )*(?P<nth>[a-z0-9]+) (?P<day>[a-z]+?)s?(?:[ -]feiras?)? "
+    r"(?:do|de cada|of the|of every|of each|of|every|each|in the|in each) (?:mes|month)")
+
+
 def _days(rest: str, original: str, has_time: bool) -> tuple[str, str]:
     """(day-of-month field, day-of-week field) for the words around the time."""
+    phrase = " ".join(rest.split())
+    if _LAST_DAY.fullmatch(phrase):  # croniter's L
+        return "L", "*"
+    nth = _NTH_WEEKDAY.fullmatch(phrase)
+    if nth and nth["nth"] in _ORDINALS and nth["day"] in _WEEKDAYS:  # croniter's 1#1, and L5 for the last
+        day, ordinal = _WEEKDAYS[nth["day"]], _ORDINALS[nth["nth"]]
+        return "*", f"L{day}" if ordinal == "L" else f"{day}#{ordinal}"
     words = _read_words(rest)
     kinds = words.kinds
     if words.unknown:

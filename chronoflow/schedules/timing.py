@@ -18,9 +18,10 @@ chrono's ZoneInfo first and every result goes back to UTC. On top of croniter:
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import zoneinfo
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from croniter import croniter
 from croniter.croniter import CroniterError
@@ -152,3 +153,66 @@ def _expanded_time_fields(cron: str):
     seconds = expanded[5] if six else [0]
     return tuple(None if values == ["*"] else frozenset(values)
                  for values in (seconds, expanded[0], expanded[1]))
+
+
+# --- the whole timing of a chrono ----------------------------------------------------
+
+SPREAD_SALT = b"chronoflow-spread-v1:"
+MAX_SPREAD_SECONDS = 3600
+
+
+def spread_offset(chrono_id: int | None, spread_s: int | None) -> int:
+    """The chrono's fixed delay, in whole seconds, within its spread window [0, spread_s).
+
+    A hash of the id with a fixed salt (not Python's hash(), which changes with every
+    process): the same chrono fires at the same moment in every process and after every
+    restart, and many chronos on the same cron fire spread over the window, as Jenkins' H.
+    """
+    if not spread_s or chrono_id is None:
+        return 0
+    digest = hashlib.sha256(SPREAD_SALT + str(chrono_id).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % spread_s
+
+
+def next_run_time(cron: str, tz: str, after: datetime, *, offset_s: int = 0, starts_at: datetime | None = None,
+                  ends_at: datetime | None = None, run_at: datetime | None = None) -> datetime | None:
+    """When a chrono fires next, strictly after ``after``: aware UTC, or None when it never
+    will again (a one-time run that came, or past its end: the chrono is finished).
+
+    The one answer the whole app uses (dispatcher, preview, lists, agenda):
+    - ``run_at``: a one-time chrono fires then, once, and ``cron`` is ignored;
+    - ``offset_s``: the spread offset (``spread_offset``), added to every cron time, so
+      what is returned is the real moment (the run's scheduled_for);
+    - ``starts_at`` / ``ends_at`` (aware): no run before / after them, the offset included.
+    """
+    if run_at is not None:
+        return run_at if run_at > after else None
+    if starts_at is not None and after < starts_at:
+        after = starts_at - timedelta(microseconds=1)  # a run exactly at the start counts
+    shift = timedelta(seconds=offset_s)
+    fire = next_fire_time(cron, tz, after - shift) + shift
+    if ends_at is not None and fire > ends_at:
+        return None
+    return fire
+
+
+def timing_of(chrono) -> dict:
+    """``next_run_time``'s keyword arguments for a chrono (a model, or a row with its columns)."""
+    return {
+        "offset_s": spread_offset(getattr(chrono, "id", None), getattr(chrono, "spread_s", 0)),
+        "starts_at": getattr(chrono, "starts_at", None),
+        "ends_at": getattr(chrono, "ends_at", None),
+        "run_at": getattr(chrono, "run_at", None),
+    }
+
+
+def chrono_run_times(chrono, after: datetime, count: int, until: datetime | None = None) -> list[datetime]:
+    """The chrono's next run times after ``after``, aware UTC: at most ``count``, none later
+    than ``until`` (e.g. an agenda's next 24 hours), fewer when it finishes before."""
+    timing, times = timing_of(chrono), []
+    while len(times) < count:
+        after = next_run_time(chrono.cron, chrono.timezone, after, **timing)
+        if after is None or (until is not None and after > until):
+            break
+        times.append(after)
+    return times

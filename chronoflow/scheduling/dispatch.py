@@ -7,9 +7,10 @@ row is written in the same transaction that advances next_run_at; the unique
 (chrono_id, scheduled_for) index makes a second dispatch of an occurrence
 impossible even if two dispatchers claim the same chrono.
 """
+import functools
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from psycopg.types.json import Jsonb
@@ -19,7 +20,7 @@ from sqlalchemy.dialects import sqlite
 from .. import observe, outcomes
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger
-from ..schedules import next_fire_time
+from ..schedules import next_fire_time, next_run_time, timing_of
 from .rules import misfire_grace, misfire_policy
 from .sql import among
 
@@ -59,8 +60,24 @@ def horizon(now, tick_seconds):
     return now + timedelta(seconds=tick_seconds) + LOOKAHEAD_MARGIN
 
 
+# Stands for "no next time" (a one-time chrono that fired, one past its end) in the
+# loops below: later than any `until`, and never stepped from.
+NEVER = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def stepper(chrono):
+    """The chrono's next run time after a moment (NEVER when it has none). A chrono with
+    neither a one-time date, bounds nor spread steps with its cron alone, as before."""
+    cron, tz = chrono.cron, chrono.timezone
+    if chrono.run_at is None and chrono.starts_at is None and chrono.ends_at is None and not chrono.spread_s:
+        return functools.partial(next_fire_time, cron, tz)
+    timing = timing_of(chrono)
+    return lambda moment: next_run_time(cron, tz, moment, **timing) or NEVER
+
+
 def plan(chrono, now, until, max_skipped_rows=100, grace=timedelta(seconds=60)):
-    """Fire times of `chrono` from its next_run_at up to `until`, and the one after.
+    """Fire times of `chrono` from its next_run_at up to `until`, and the one after
+    (None when there is none: the chrono is finished).
 
     Occurrences missed by more than `grace` (the scheduler was down) follow
     the chrono's misfire policy: "coalesce" fires the first of them once, "skip"
@@ -68,43 +85,43 @@ def plan(chrono, now, until, max_skipped_rows=100, grace=timedelta(seconds=60)):
     silence. Rows stop at `max_skipped_rows`, plus one that sums up the rest, so an
     every-second chrono down for a week writes ~100 rows, not 600,000.
     """
-    cron, tz = chrono.cron, chrono.timezone
+    step = stepper(chrono)
     moment = chrono.next_run_at
     resume_at = now - grace
     result = Plan(fire=[], skipped=[], following=moment)
     if moment < resume_at:
         if misfire_policy(chrono) == "coalesce":
             result.fire.append(moment)
-            moment = next_fire_time(cron, tz, moment)
+            moment = step(moment)
         while moment < resume_at and len(result.skipped) < max_skipped_rows:
             result.skipped.append(moment)
-            moment = next_fire_time(cron, tz, moment)
+            moment = step(moment)
         if moment < resume_at:
-            _sum_up(result, cron, tz, moment, resume_at)
-            moment = next_fire_time(cron, tz, resume_at - timedelta(microseconds=1))
+            _sum_up(result, step, moment, resume_at)
+            moment = step(resume_at - timedelta(microseconds=1))
     while moment <= until:
         result.fire.append(moment)
-        moment = next_fire_time(cron, tz, moment)
-    result.following = moment
+        moment = step(moment)
+    result.following = None if moment is NEVER else moment
     return result
 
 
-def _sum_up(result, cron, tz, moment, resume_at):
+def _sum_up(result, step, moment, resume_at):
     """Count the missed occurrences from `moment` (included) to `resume_at`."""
     result.more_from = moment
     last, count = moment, 0
     while moment < resume_at and count < COUNT_EXACTLY:
         last, count = moment, count + 1
-        moment = next_fire_time(cron, tz, moment)
+        moment = step(moment)
     if moment < resume_at:
         # Too many to count: estimate from the average spacing seen so far, and
         # find the last missed occurrence by stepping from just before resume_at.
         spacing = (last - result.more_from) / max(count - 1, 1)
         count += int((resume_at - moment) / spacing) if spacing else 0
         result.more_exact = False
-        probe = next_fire_time(cron, tz, max(moment, resume_at - 3 * spacing))
+        probe = step(max(moment, resume_at - 3 * spacing))
         while probe < resume_at:
-            last, probe = probe, next_fire_time(cron, tz, probe)
+            last, probe = probe, step(probe)
     result.more, result.more_until = count, last
 
 
@@ -121,7 +138,8 @@ def dispatch_batch(now, until, limit, chrono_id=None, max_skipped_rows=100, max_
     # Plain rows of the columns a plan needs: ORM objects for thousands of chronos
     # would cost more than everything else the tick does.
     query = (
-        select(Chrono.id, Chrono.cron, Chrono.timezone, Chrono.next_run_at, Chrono.config, Chrono.target_type)
+        select(Chrono.id, Chrono.cron, Chrono.timezone, Chrono.next_run_at, Chrono.config, Chrono.target_type,
+               Chrono.run_at, Chrono.starts_at, Chrono.ends_at, Chrono.spread_s)
         .where(Chrono.is_active == True, Chrono.next_run_at <= until)  # noqa: E712 (index predicate)
         .order_by(Chrono.next_run_at)
         .limit(limit)

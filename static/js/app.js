@@ -61,13 +61,17 @@
   function refreshPreview() {
     var mine = ++latest;
     var query = new URLSearchParams({ schedule: schedule.value, timezone: timezone.value });
-    fetch(form.getAttribute("data-preview-url") + "?" + query, { headers: { Accept: "application/json" } })
+    ["starts_at", "ends_at", "spread_s"].forEach(function (name) {
+      if (form.elements[name]) query.set(name, form.elements[name].value);
+    });
+    var url = form.getAttribute("data-preview-url");
+    fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + query, { headers: { Accept: "application/json" } })
       .then(function (response) { return response.json(); })
       .then(function (data) { if (mine === latest) renderPreview(data); })
       .catch(function () { /* offline: the server checks it on save */ });
   }
 
-  [schedule, timezone].forEach(function (input) {
+  [schedule, timezone, form.elements.starts_at, form.elements.ends_at, form.elements.spread_s].filter(Boolean).forEach(function (input) {
     input.addEventListener("input", function () {
       clearTimeout(timer);
       timer = setTimeout(refreshPreview, 250);
