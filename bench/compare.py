@@ -55,10 +55,10 @@ PG_BASE = os.environ.get("BENCH_PG", "postgres@127.0.0.1:5432")
 DB_NAME = "bench_cf"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 SYSTEMS = ("chronoflow", "apscheduler", "polling")
-CASES = {  # name: (kind, chronos; None: --chronos)
+CASES = {  # name: (kind, chronos; None: --chronos), in the order `all` runs them
+    "burst1k": ("burst", 1000),
     "burst": ("burst", None),
     "spread": ("spread", None),
-    "burst1k": ("burst", 1000),
 }
 
 
@@ -105,14 +105,14 @@ def snapshot():
     return out
 
 
-def classify(snap, sessions, pg_db):
+def classify(snap, sessions, pg_db, label):
     """Which pids belong to the system under test: its sessions' processes, and for
     ChronoFlow the postmaster's children connected to `pg_db` plus redis-server."""
     mine = {}
     postmasters = {pid for pid, (_pp, _s, _c, name) in snap.items() if name == "postgres" and snap.get(_pp, (0, 0, 0, ""))[3] != "postgres"}
     for pid, (ppid, session, cpu, name) in snap.items():
         if session in sessions:
-            mine[pid] = ("web+workers", cpu)
+            mine[pid] = (label, cpu)
         elif pg_db and ppid in postmasters and f" {pg_db} " in f" {_cmdline(pid)} ":
             mine[pid] = ("postgres", cpu)
         elif pg_db and name == "redis-server":
@@ -123,16 +123,16 @@ def classify(snap, sessions, pg_db):
 class CpuWindow:
     """CPU used between start() and stop() by the system, the sink, the bench, and the rest."""
 
-    def __init__(self, sessions, pg_db, sink_pid):
-        self.sessions, self.pg_db, self.sink_pid = set(sessions), pg_db, sink_pid
+    def __init__(self, sessions, pg_db, sink_pid, label):
+        self.sessions, self.pg_db, self.sink_pid, self.label = set(sessions), pg_db, sink_pid, label
 
     def start(self):
         self.snap0, self.host0, self.load0, self.t0 = snapshot(), host_cpu_busy(), os.getloadavg(), time.time()
-        self.mine0 = classify(self.snap0, self.sessions, self.pg_db)
+        self.mine0 = classify(self.snap0, self.sessions, self.pg_db, self.label)
 
     def stop(self):
         snap1, host1, load1, t1 = snapshot(), host_cpu_busy(), os.getloadavg(), time.time()
-        mine1 = classify(snap1, self.sessions, self.pg_db)
+        mine1 = classify(snap1, self.sessions, self.pg_db, self.label)
         parts = {}
         for pid, (part, cpu) in mine1.items():
             before = self.mine0.get(pid, (part, 0.0))[1] if pid in self.snap0 else 0.0
@@ -515,7 +515,8 @@ def measure(system, case, kind, chronos, args, sink):
         start = warmup_start + 60 * args.warmup
         end = start + 60 * args.minutes
         log(f"{system.name}: warm-up from {_hms(warmup_start)}, counting {_hms(start)}–{_hms(end)}")
-        window = CpuWindow(system.sessions(), system.pg_db(), sink.proc.pid)
+        window = CpuWindow(system.sessions(), system.pg_db(), sink.proc.pid,
+                           "web+workers" if system.name == "chronoflow" else "scheduler")
         _sleep_until(start)
         window.start()
         _sleep_until(end)
