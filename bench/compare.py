@@ -121,40 +121,58 @@ def classify(snap, sessions, pg_db, label):
 
 
 class CpuWindow:
-    """CPU used between start() and stop() by the system, the sink, the bench, and the rest."""
+    """CPU used between start() and stop() by the system, the sink, the bench, and the rest.
 
-    def __init__(self, sessions, pg_db, sink_pid, label):
+    The process table is also sampled every `every` seconds meanwhile: a process that
+    exits inside the window (a PostgreSQL backend of an overflow connection, another
+    user's test process) still counts with the CPU it had at its last sample, under
+    its own name.
+    """
+
+    def __init__(self, sessions, pg_db, sink_pid, label, every=5.0):
         self.sessions, self.pg_db, self.sink_pid, self.label = set(sessions), pg_db, sink_pid, label
+        self.every = every
+        self.stopping = threading.Event()
+
+    def _sample(self):
+        snap = snapshot()
+        mine = classify(snap, self.sessions, self.pg_db, self.label)
+        for pid, (_ppid, _session, cpu, name) in snap.items():
+            if pid in mine:
+                self.part_of[pid] = mine[pid][0]
+            self.last[pid] = (name, cpu)
+        return snap
+
+    def _loop(self):
+        while not self.stopping.wait(self.every):
+            self._sample()
 
     def start(self):
-        self.snap0, self.host0, self.load0, self.t0 = snapshot(), host_cpu_busy(), os.getloadavg(), time.time()
-        self.mine0 = classify(self.snap0, self.sessions, self.pg_db, self.label)
+        self.last, self.part_of = {}, {}
+        self.host0, self.load0, self.t0 = host_cpu_busy(), os.getloadavg(), time.time()
+        self.snap0 = self._sample()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
 
     def stop(self):
-        snap1, host1, load1, t1 = snapshot(), host_cpu_busy(), os.getloadavg(), time.time()
-        mine1 = classify(snap1, self.sessions, self.pg_db, self.label)
-        parts = {}
-        for pid, (part, cpu) in mine1.items():
-            before = self.mine0.get(pid, (part, 0.0))[1] if pid in self.snap0 else 0.0
-            parts[part] = parts.get(part, 0.0) + max(0.0, cpu - before)
-        system = sum(parts.values())
-
-        def delta(pid):
-            if pid not in snap1:
-                return 0.0
-            return snap1[pid][2] - (self.snap0[pid][2] if pid in self.snap0 else 0.0)
-
-        bench_pids = {os.getpid()}
-        sink = delta(self.sink_pid)
-        bench = sum(delta(p) for p in bench_pids)
-        host_busy = host1[0] - self.host0[0]
-        others_by_name = {}
-        for pid, (ppid, session, cpu, name) in snap1.items():
-            if pid in mine1 or pid == self.sink_pid or pid in bench_pids:
-                continue
-            used = cpu - (self.snap0[pid][2] if pid in self.snap0 else 0.0)
-            if used > 0:
+        self.stopping.set()
+        self.thread.join(10)
+        self._sample()
+        host1, load1, t1 = host_cpu_busy(), os.getloadavg(), time.time()
+        parts, others_by_name = {}, {}
+        sink = bench = 0.0
+        for pid, (name, cpu) in self.last.items():
+            used = max(0.0, cpu - (self.snap0[pid][2] if pid in self.snap0 else 0.0))
+            if pid in self.part_of:
+                parts[self.part_of[pid]] = parts.get(self.part_of[pid], 0.0) + used
+            elif pid == self.sink_pid:
+                sink += used
+            elif pid == os.getpid():
+                bench += used
+            elif used > 0:
                 others_by_name[name] = others_by_name.get(name, 0.0) + used
+        system = sum(parts.values())
+        host_busy = host1[0] - self.host0[0]
         top = sorted(others_by_name.items(), key=lambda kv: -kv[1])[:5]
         return {
             "seconds": t1 - self.t0,
