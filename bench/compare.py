@@ -665,6 +665,8 @@ def main(argv=None):
     signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError(f"bench over {budget} s")))
     signal.alarm(budget)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl+C even when started in the background of a script (where SIGINT is ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     workdir = tempfile.mkdtemp(prefix="bench-compare-")
     command = "bench/run compare " + " ".join(argv if argv is not None else sys.argv[1:])
     meta = {"command": command.strip(), "code": code_version(), "host": host_description(),

@@ -237,6 +237,8 @@ def main(argv=None):
     signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError(f"over {args.timeout} s")))
     signal.alarm(args.timeout)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl+C even when started in the background of a script (where SIGINT is ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     argv_text = " ".join(argv if argv is not None else sys.argv[1:])
     load = os.getloadavg()
     try:
