@@ -100,9 +100,11 @@ def run_polling(args, caller):
         base = after - after % 60 + second
         return base if base > after else base + 60
 
+    db.execute("BEGIN")  # one transaction: autocommit would sync the file once per row
     db.executemany("INSERT INTO jobs (id, second, next_run) VALUES (?, ?, ?)",
                    [(i, second_of(args.case, i), following(now, second_of(args.case, i)))
                     for i in range(args.chronos)])
+    db.execute("COMMIT")
     pool = ThreadPoolExecutor(args.threads)
     print("ready", flush=True)
     while True:
