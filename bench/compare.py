@@ -645,6 +645,7 @@ def parse_args(argv):
     p.add_argument("--create-threads", type=int, default=4, help="clients creating chronos through the API at once")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="a setting for ChronoFlow")
     p.add_argument("--write-doc", action="store_true", help="rewrite docs/performance.md from the results")
+    p.add_argument("--no-save", action="store_true", help="print only: leave bench/results/compare.json as it is")
     p.add_argument("--keep-logs", action="store_true", help="keep the temporary folder with the logs")
     args = p.parse_args(argv)
     cases = list(CASES) if args.case == "all" else [c.strip() for c in args.case.split(",")]
@@ -687,7 +688,8 @@ def main(argv=None):
                 current = None
                 print_result(result)
                 results.append(result)
-                save([result], meta)
+                if not args.no_save:
+                    save([result], meta)
     except KeyboardInterrupt:
         log("interrupted")
         status = 130
@@ -706,7 +708,7 @@ def main(argv=None):
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             log(f"logs: {workdir}")
-    if args.write_doc and results:
+    if args.write_doc and results and not args.no_save:
         import report
         report.write()
         log("wrote docs/performance.md")
