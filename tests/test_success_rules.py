@@ -4,6 +4,7 @@ import json
 import pytest
 
 from chronoflow.executors import success
+from chronoflow.extensions import db
 from chronoflow.executors.http import HttpRequest, send
 from chronoflow.models import RunStatus
 
@@ -116,3 +117,21 @@ def test_the_api_saves_shows_and_refuses_rules(client):
     assert empty.json["success"] is None
     cleared = client.patch(f"/api/chronos/{created.json['id']}", json={"success": None})
     assert cleared.status_code == 200 and cleared.json["success"] is None
+
+
+def test_the_form_saves_rules_shows_them_again_and_puts_errors_next_to_their_box(client, post_form):
+    from chronoflow.models import Chrono
+
+    form = {"name": "f", "schedule": "@daily", "timezone": "UTC", "target_type": "HTTP", "method": "GET",
+            "url": "https://example.com/", "payload_format": "json", "statuses": "2xx", "json_equals": "ok"}
+    page = post_form("/chronos/new", data=form, headers={"Accept-Language": "pt-BR"}).get_data(as_text=True)
+    assert 'id="statuses-error"' in page and "não é um status" in page
+    assert "Diga onde está o valor" in page  # json_equals without json_pointer
+    assert db.session.query(Chrono).count() == 0
+
+    saved = post_form("/chronos/new", data={**form, "statuses": "200-299,404", "json_pointer": "/status"})
+    assert saved.status_code == 302
+    chrono = db.session.query(Chrono).one()
+    assert chrono.success == {"statuses": "200-299,404", "json_pointer": "/status", "json_equals": "ok"}
+    edit = client.get(f"/chronos/{chrono.id}/edit").get_data(as_text=True)
+    assert 'value="200-299,404"' in edit and 'value="&#34;ok&#34;"' in edit

@@ -142,9 +142,9 @@ class SuccessRules(Input):
         if problem:
             raise ValidationError(str(problem))
 
-    @validates_schema
-    def _pair(self, data, **kwargs):
-        if "json_equals" in data and not data.get("json_pointer"):
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _pair(self, data, original, **kwargs):
+        if isinstance(original, dict) and "json_equals" in original and not original.get("json_pointer"):
             raise ValidationError({"json_pointer": [_("Say where the value is (a JSON pointer such as /status).")]})
 
     @post_load
