@@ -12,14 +12,16 @@ refusal comes back with its item's position. Then the chronos are written with
 one set-based INSERT, and their first runs dispatched the way the tick does it
 (tasks.dispatch_due: one statement per batch), so thousands import in a second.
 """
+import json
 import re
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from marshmallow import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from .. import schedules
+from ..executors import outbound
 from ..extensions import db
 from ..models import Chrono, new_signing_secret, utcnow
 from ..security import is_sensitive
@@ -78,6 +80,11 @@ def items_of(document):
 
 def validate(items, with_secrets=False):
     """[(values, signing secret or None)] for `items`. Raises ImportRefused with every refusal."""
+    with outbound.remembering():  # thousands of items, a few hosts: each resolved once
+        return _validate(items, with_secrets)
+
+
+def _validate(items, with_secrets):
     loaded, errors = [], {}
     schema = ChronoInput()
     for position, item in enumerate(items):
@@ -128,8 +135,33 @@ def insert_all(loaded, now=None):
             consecutive_failures=0, created_at=now, updated_at=now,
         )
         rows.append(row)
-    db.session.execute(insert(Chrono.__table__), rows)
+    if db.session.get_bind().dialect.name == "postgresql":
+        _insert_pg(rows)
+    else:
+        db.session.execute(insert(Chrono.__table__), rows)
     return len(rows)
+
+
+# PostgreSQL: one statement whatever the number of rows, each column as one array
+# (the way scheduling/runner.py records outcomes); JSON values travel as text.
+JSON_COLUMNS = ("headers", "payload", "config", "recipients", "success")
+PG_TYPES = {"name": "text", "description": "text", "schedule": "text", "cron": "text", "timezone": "text",
+            "target_type": "text", "method": "text", "url": "text", "is_active": "boolean", "channel_id": "integer",
+            "message_template": "text", "templated": "boolean", "signing_secret": "text", "secrets_origin": "text",
+            "next_run_at": "timestamptz", "consecutive_failures": "integer", "created_at": "timestamptz",
+            "updated_at": "timestamptz", **{name: "text" for name in JSON_COLUMNS}}
+
+
+def _insert_pg(rows):
+    columns = list(PG_TYPES)
+    selected = ", ".join(f"CAST(v.{name} AS jsonb)" if name in JSON_COLUMNS else f"v.{name}" for name in columns)
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in PG_TYPES.items())
+    statement = text(f"INSERT INTO chronos ({', '.join(columns)}) SELECT {selected} "
+                     f"FROM unnest({arrays}) AS v({', '.join(columns)})")
+    values = {name: [row[name] for row in rows] for name in columns if name not in JSON_COLUMNS}
+    for name in JSON_COLUMNS:
+        values[name] = [None if row[name] is None else json.dumps(row[name]) for row in rows]
+    db.session.execute(statement, values)
 
 
 # --- crontab ------------------------------------------------------------------
