@@ -2,6 +2,7 @@
 import (JSON and crontab), and the agenda. Thin: load, call bulk/transfer/agenda,
 commit, then dispatch."""
 import json
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
@@ -120,7 +121,8 @@ def agenda_page():
     built = agenda.build(hours, zone)
     return render_template("chronos/agenda.html", agenda=built, hours=hours, zone=zone, typed=timezone,
                            problem=problem, per_chrono=agenda.PER_CHRONO, total_cap=agenda.TOTAL,
-                           hour_label=lambda start: hour_label(start, built.start))
+                           hour_label=lambda start: hour_label(start, built.start),
+                           clock=lambda moment: format_time(moment, "HH:mm", tzinfo=ZoneInfo(zone), locale=locale()))
 
 
 def hour_label(start, now):
