@@ -75,6 +75,12 @@ def test_bulk_from_the_list_page(client, post_form, make_chrono):
     assert page.status_code == 302
     db.session.expire_all()
     assert not a.is_active and not b.is_active
+    asked = post_form("/chronos/bulk", data={"action": "delete", "ids": [str(a.id)]}, token_from="/",
+                      headers={"Accept-Language": "pt-BR"})
+    assert asked.status_code == 200 and "Excluir 1 tarefas?" in asked.get_data(as_text=True)
+    assert db.session.get(Chrono, a.id) is not None
+    gone = post_form("/chronos/bulk", data={"action": "delete", "ids": [str(a.id)], "confirm": "1"}, token_from="/")
+    assert gone.status_code == 302 and db.session.get(Chrono, a.id) is None
     nothing = post_form("/chronos/bulk", data={"action": "pause"}, token_from="/", follow_redirects=True)
     assert "Choose" in nothing.get_data(as_text=True)
 
@@ -168,3 +174,11 @@ def test_the_cli_exports_and_imports(app, make_chrono, tmp_path):
     cron.write_text(CRONTAB)
     done = runner.invoke(args=["chronos", "import-crontab", str(cron)])
     assert done.exit_code == 0 and "3" in done.output and "line 8" in done.output
+
+
+def test_the_crontab_api_refuses_a_bad_timezone_or_body(client):
+    for body in ({"crontab": "* * * * * curl https://example.com/", "timezone": "Mars/Base"}, {"crontab": 5},
+                 {}, {"crontab": "x", "other": 1}):
+        answer = client.post("/api/chronos/import-crontab", json=body)
+        assert answer.status_code == 422, body
+    assert db.session.scalar(select(func.count()).select_from(Chrono)) == 0

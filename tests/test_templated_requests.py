@@ -101,3 +101,9 @@ def test_the_form_test_shows_the_rendered_request(client, post_form, target):
     today = datetime.now(timezone.utc).date().isoformat()
     assert answer.json["request"]["url"].endswith(f"/t?d={today}")
     assert target.received()[0].path == f"/t?d={today}"
+
+
+def test_a_filled_in_url_is_percent_encoded_where_it_must_be(app, make_chrono):
+    chrono = make_chrono(name="Vendas do mês", url="https://example.com/r/{{ nome }}?q={{ nome|urlencode }}&d=1")
+    call = executors.prepare(chrono, app.config)
+    assert call.request.url == "https://example.com/r/Vendas%20do%20m%C3%AAs?q=Vendas%20do%20m%C3%AAs&d=1"

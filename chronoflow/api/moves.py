@@ -3,25 +3,18 @@
 from flask import request
 from flask_babel import gettext as _
 from flask_smorest import abort
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validates
 
-from .. import tasks
+from .. import schedules, tasks
 from ..chronos import bulk, transfer
 from ..chronos.schemas import ChronoCreated
 from ..extensions import db
-from ..fields import Input, yes_no
+from ..fields import Input, text
 from .arguments import Blueprint
 from .chronos import committed, get_chrono
 
 blp = Blueprint("Moving chronos", __name__, url_prefix="/api/chronos",
                 description="Copy, change several at once, export and import")
-
-
-class SecretsArgs(Input):
-    class Meta:
-        unknown = "exclude"
-
-    secrets = fields.Integer(load_default=0, metadata={"enum": [0, 1], "description": "1: with secrets"})
 
 
 class Imported(Schema):
@@ -34,9 +27,17 @@ class CrontabInput(Input):
     class Meta:
         unknown = "raise"
 
-    crontab = fields.String(required=True, metadata={"description": "the crontab's text"})
-    timezone = fields.String(load_default=None, allow_none=True, metadata={"description": "IANA name; "
-                                                                            "default DEFAULT_TIMEZONE"})
+    crontab = text(required=True, metadata={"description": "the crontab's text"})
+    timezone = text(64, load_default=None, allow_none=True, metadata={"description": "IANA name; "
+                                                                       "default DEFAULT_TIMEZONE"})
+
+    @validates("timezone")
+    def _timezone(self, value, **kwargs):
+        if value is not None:
+            try:
+                schedules.validate_timezone(value)
+            except schedules.ScheduleError as exc:
+                raise ValidationError(str(exc)) from None
 
 
 def _with_secrets():

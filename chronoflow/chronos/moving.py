@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from .. import schedules, tasks
 from ..extensions import db
 from ..main.formatting import locale
 from ..models import Chrono
 from . import agenda, bp, bulk, transfer
-
 
 
 @bp.route("/chronos/<int:chrono_id>/clone", methods=["POST"])
@@ -31,6 +31,9 @@ def bulk_action():
     if action not in bulk.ACTIONS or not ids or len(ids) > bulk.MAX_IDS:
         flash(_("Choose chronos with their boxes, and what to do with them."), "error")
         return redirect(url_for("chronos.index"))
+    if action == "delete" and request.form.get("confirm") != "1":  # a second step, as for one chrono
+        chronos = db.session.scalars(select(Chrono).where(Chrono.id.in_(ids)).order_by(Chrono.id)).all()
+        return render_template("chronos/bulk_delete.html", chronos=chronos)
     chronos, _missing = bulk.apply(action, ids)
     db.session.commit()
     if action == "resume" and chronos:

@@ -14,7 +14,7 @@ All the templated pieces of one request are rendered in one bounded render
 """
 import re
 from datetime import timezone
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from ..waha import template
@@ -109,7 +109,7 @@ def render(url, headers, payload, values):
     if len(rendered) != len(sources):
         raise RequestTemplateError(pieces[0][0], reason="template_syntax", detail="separator in output")
     filled = iter(rendered)
-    new_url = next(filled) if has_template(url) else url
+    new_url = _url_safe(next(filled)) if has_template(url) else url
     new_headers = {}
     for name, value in (headers or {}).items():
         if has_template(value):
@@ -119,6 +119,16 @@ def render(url, headers, payload, values):
         new_headers[name] = value
     new_payload = _fill_payload(payload, filled)
     return new_url, new_headers, new_payload
+
+
+# What a filled-in URL keeps as it is: the reserved characters, and escapes already made.
+URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
+def _url_safe(url):
+    """Spaces and other characters a URL cannot hold (accents...) percent-encoded; a value
+    meant to hold & or = is the template's to encode ({{ chrono|urlencode }})."""
+    return quote(url, safe=URL_SAFE)
 
 
 def _latin1(value):
