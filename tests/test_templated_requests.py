@@ -107,3 +107,18 @@ def test_a_filled_in_url_is_percent_encoded_where_it_must_be(app, make_chrono):
     chrono = make_chrono(name="Vendas do mês", url="https://example.com/r/{{ nome }}?q={{ nome|urlencode }}&d=1")
     call = executors.prepare(chrono, app.config)
     assert call.request.url == "https://example.com/r/Vendas%20do%20m%C3%AAs?q=Vendas%20do%20m%C3%AAs&d=1"
+
+
+def test_each_attempt_fills_in_its_own_number(app, make_chrono, target):
+    from .support.target import Reply
+
+    target.respond("/hook", [Reply(500, b"oops"), Reply(200, b"fine")])
+    chrono = make_chrono(url=target.url("/hook"), headers={"X-Attempt": "{{ attempt }}", "X-Run": "{{ run_id }}"})
+    run = ChronoRun(chrono_id=chrono.id, scheduled_for=datetime.now(timezone.utc), trigger=Trigger.MANUAL)
+    db.session.add(run)
+    db.session.commit()
+    run_task(run.id)
+    run_task(run.id)
+    first, second = target.received("/hook")
+    assert (first.headers["X-Attempt"], second.headers["X-Attempt"]) == ("1", "2")
+    assert first.headers["X-Run"] == second.headers["X-Run"] == str(run.id)

@@ -42,12 +42,11 @@ def longest_attempt(chrono, config):
     return timedelta(seconds=timeout_s)
 
 
-def prepare(chrono, config, run=None, attempt=None):
+def prepare(chrono, config, run=None):
     """A zero-argument callable that performs one attempt and returns an Outcome.
 
     It holds plain values only, so it runs after the transaction is closed.
     Without a run (the form's Test button) nothing identifies an occurrence.
-    `attempt`: the attempt's number (a templated request may use it).
     """
     if chrono.target_type == TargetType.HTTP:
         if chrono.method not in config["ALLOWED_METHODS"]:
@@ -64,7 +63,7 @@ def prepare(chrono, config, run=None, attempt=None):
         url, person, payload = chrono.url, chrono.headers, chrono.payload
         if getattr(chrono, "templated", False):  # decided at save: other chronos render nothing
             try:
-                url, person, payload = _filled(chrono, run, attempt)
+                url, person, payload = _filled(chrono, run)
             except request_template.RequestTemplateError as exc:
                 outcome = Outcome.failure("request_template", str(exc), retryable=False, params=exc.params)
                 return lambda: outcome
@@ -90,13 +89,13 @@ def prepare(chrono, config, run=None, attempt=None):
     return lambda: outcome
 
 
-def _filled(chrono, run, attempt):
-    """(url, headers, payload) of a templated chrono for this occurrence; without a
-    run (Test) for now, as run 0's first attempt. Raises RequestTemplateError."""
+def _filled(chrono, run):
+    """(url, headers, payload) of a templated chrono for this attempt (the run's, as
+    claimed); without a run (Test), for now, as run 0's first attempt. Raises RequestTemplateError."""
     moment = run.scheduled_for if run is not None else datetime.now(timezone.utc)
     values = request_template.variables(getattr(chrono, "name", None), moment, chrono.timezone,
                                         run.id if run is not None else 0,
-                                        attempt or (getattr(run, "attempt", 0) or 0) + 1)
+                                        max(getattr(run, "attempt", 1) or 1, 1))
     url, headers, payload = request_template.render(chrono.url, chrono.headers, chrono.payload, values)
     if not request_template.same_origin(chrono.url, url):
         from urllib.parse import urlsplit

@@ -192,7 +192,7 @@ def claim(run_ids, result):
         ).all()
     )
     claimed = [
-        Claimed(run.id, attempts[run.id], started, _prepare(run, config, attempts[run.id]),
+        Claimed(run.id, attempts[run.id], started, _prepare(_as_claimed(run, attempts), config),
                 rules.max_attempts(run.chrono, config),
                 inline=run.chrono.target_type != TargetType.HTTP)
         for run in ready
@@ -202,9 +202,15 @@ def claim(run_ids, result):
     return claimed
 
 
-def _prepare(run, config, attempt=None):
+def _as_claimed(run, attempts):
+    """`run` with the attempt its claim made (a templated request may show it)."""
+    run.attempt = attempts.get(run.id, run.attempt)
+    return run
+
+
+def _prepare(run, config):
     if run.chrono.target_type == TargetType.HTTP:
-        return executors.prepare(run.chrono, config, run, attempt)
+        return executors.prepare(run.chrono, config, run)
     # A message needs the chrono's channel: the model, for the few runs that are messages.
     return executors.prepare(db.session.get(Chrono, run.chrono_id), config, run)
 
