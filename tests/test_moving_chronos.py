@@ -182,3 +182,20 @@ def test_the_crontab_api_refuses_a_bad_timezone_or_body(client):
         answer = client.post("/api/chronos/import-crontab", json=body)
         assert answer.status_code == 422, body
     assert db.session.scalar(select(func.count()).select_from(Chrono)) == 0
+
+
+def test_imported_values_read_back_as_the_api_saved_them(client):
+    base = {"schedule": "@daily", "url": "https://example.com/", "timezone": "UTC"}
+    for n, payload in enumerate(("text as is", None, {"a": [1, None, "é"]}, [True], 0)):
+        assert client.post("/api/chronos", json={**base, "name": f"p{n}", "payload": payload}).status_code == 201
+    client.post("/api/chronos", json={**base, "name": "paused", "is_active": False, "description": "d"})
+    exported = client.get("/api/chronos/export?secrets=1").json
+    assert client.post("/api/chronos/import?secrets=1", json=exported).status_code == 201
+    db.session.expire_all()
+    chronos = db.session.scalars(select(Chrono).order_by(Chrono.id)).all()
+    originals, copies = chronos[:6], chronos[6:]
+    fields = ("name", "description", "schedule", "cron", "timezone", "method", "url", "headers", "payload",
+              "is_active", "config", "recipients", "success", "templated", "signing_secret", "secrets_origin")
+    for original, copy in zip(originals, copies, strict=True):
+        assert {f: getattr(copy, f) for f in fields} == {f: getattr(original, f) for f in fields}
+        assert (copy.next_run_at is None) == (original.next_run_at is None)

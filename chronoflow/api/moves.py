@@ -80,7 +80,10 @@ def export():
 @blp.route("/import", methods=["POST"])
 @blp.doc(parameters=[{"in": "query", "name": "secrets", "schema": {"type": "integer", "enum": [0, 1]},
                       "description": "1: keep the signing secrets in the document"}],
-         requestBody={"content": {"application/json": {"schema": {"type": "object"}}}})
+         requestBody={"required": True, "content": {"application/json": {"schema": {"oneOf": [
+             {"type": "object", "required": ["chronos"],
+              "properties": {"chronos": {"type": "array", "items": {"type": "object"}}}},
+             {"type": "array", "items": {"type": "object"}}]}}}})
 @blp.response(201, Imported)
 def import_chronos():
     """An export document (or a list of chronos): all are imported, or none. A 422

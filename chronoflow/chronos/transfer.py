@@ -142,26 +142,26 @@ def insert_all(loaded, now=None):
     return len(rows)
 
 
-# PostgreSQL: one statement whatever the number of rows, each column as one array
-# (the way scheduling/runner.py records outcomes); JSON values travel as text.
+# PostgreSQL: one statement whatever the number of rows; the rows travel as one
+# JSON document (json.dumps is C, where arrays of text would be escaped value by value).
 JSON_COLUMNS = ("headers", "payload", "config", "recipients", "success")
 PG_TYPES = {"name": "text", "description": "text", "schedule": "text", "cron": "text", "timezone": "text",
             "target_type": "text", "method": "text", "url": "text", "is_active": "boolean", "channel_id": "integer",
             "message_template": "text", "templated": "boolean", "signing_secret": "text", "secrets_origin": "text",
             "next_run_at": "timestamptz", "consecutive_failures": "integer", "created_at": "timestamptz",
-            "updated_at": "timestamptz", **{name: "text" for name in JSON_COLUMNS}}
+            "updated_at": "timestamptz", **{name: "jsonb" for name in JSON_COLUMNS}}
+_INSERT_PG = text(
+    f"INSERT INTO chronos ({', '.join(PG_TYPES)}) SELECT {', '.join(PG_TYPES)} "
+    f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    f"AS v({', '.join(f'{name} {kind}' for name, kind in PG_TYPES.items())})")
 
 
 def _insert_pg(rows):
-    columns = list(PG_TYPES)
-    selected = ", ".join(f"CAST(v.{name} AS jsonb)" if name in JSON_COLUMNS else f"v.{name}" for name in columns)
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in PG_TYPES.items())
-    statement = text(f"INSERT INTO chronos ({', '.join(columns)}) SELECT {selected} "
-                     f"FROM unnest({arrays}) AS v({', '.join(columns)})")
-    values = {name: [row[name] for row in rows] for name in columns if name not in JSON_COLUMNS}
-    for name in JSON_COLUMNS:
-        values[name] = [None if row[name] is None else json.dumps(row[name]) for row in rows]
-    db.session.execute(statement, values)
+    for row in rows:
+        for name in ("next_run_at", "created_at", "updated_at"):
+            if row[name] is not None:
+                row[name] = row[name].isoformat()
+    db.session.execute(_INSERT_PG, {"rows": json.dumps([{name: row[name] for name in PG_TYPES} for row in rows])})
 
 
 # --- crontab ------------------------------------------------------------------
