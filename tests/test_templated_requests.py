@@ -1,6 +1,7 @@
 """Templated webhook requests: URL, headers and payload filled in per occurrence."""
 import json
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from chronoflow import executors
 from chronoflow.executors import request_template
@@ -122,3 +123,14 @@ def test_each_attempt_fills_in_its_own_number(app, make_chrono, target):
     first, second = target.received("/hook")
     assert (first.headers["X-Attempt"], second.headers["X-Attempt"]) == ("1", "2")
     assert first.headers["X-Run"] == second.headers["X-Run"] == str(run.id)
+
+
+def test_the_chronos_page_shows_its_next_request_filled_in(client, make_chrono):
+    chrono = make_chrono(schedule="0 9 * * *", timezone="America/Sao_Paulo", method="POST",
+                         url="https://example.com/d/{{ date_local }}", payload={"at": "{{ scheduled_for }}"})
+    page = client.get(f"/chronos/{chrono.id}", headers={"Accept-Language": "pt-BR"}).get_data(as_text=True)
+    local = chrono.next_occurrence.astimezone(ZoneInfo("America/Sao_Paulo")).date().isoformat()
+    assert f"POST https://example.com/d/{local}" in page
+    assert chrono.next_occurrence.strftime("%Y-%m-%dT%H:%M:%SZ") in page
+    plain = make_chrono(url="https://example.com/plain")
+    assert 'id="filled-request"' not in client.get(f"/chronos/{plain.id}").get_data(as_text=True)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from .. import schedules, tasks
 from ..extensions import db
 from ..main.formatting import locale
-from ..models import Chrono
+from ..models import Chrono, utcnow
 from . import agenda, bp, bulk, transfer
 
 
@@ -139,6 +139,24 @@ def hour_label(start, now):
     else:
         day = format_date(start, "EEEE, d MMM", locale=locale())
     return _("%(day)s at %(time)s", day=day, time=format_time(start, "HH:mm", locale=locale()))
+
+
+@bp.app_template_filter("filled_request")
+def filled_request(chrono):
+    """A templated chrono's request as its next run will send it (run 0, attempt 1
+    stand in for what is not known yet): {"url", "body"} or {"error"}."""
+    from types import SimpleNamespace
+
+    from .. import executors, outcomes
+    from ..executors import request_template
+
+    moment = chrono.next_occurrence or utcnow()
+    try:
+        url, _headers, payload = executors.filled(chrono, SimpleNamespace(id=0, scheduled_for=moment, attempt=1))
+    except request_template.RequestTemplateError as exc:
+        return {"error": str(outcomes.describe("request_template", exc.params))}
+    body = payload if isinstance(payload, str) or payload is None else json.dumps(payload, ensure_ascii=False)
+    return {"url": url, "body": body, "at": moment}
 
 
 def _dispatch():

@@ -63,7 +63,7 @@ def prepare(chrono, config, run=None):
         url, person, payload = chrono.url, chrono.headers, chrono.payload
         if getattr(chrono, "templated", False):  # decided at save: other chronos render nothing
             try:
-                url, person, payload = _filled(chrono, run)
+                url, person, payload = filled(chrono, run)
             except request_template.RequestTemplateError as exc:
                 outcome = Outcome.failure("request_template", str(exc), retryable=False, params=exc.params)
                 return lambda: outcome
@@ -89,7 +89,7 @@ def prepare(chrono, config, run=None):
     return lambda: outcome
 
 
-def _filled(chrono, run):
+def filled(chrono, run):
     """(url, headers, payload) of a templated chrono for this attempt (the run's, as
     claimed); without a run (Test), for now, as run 0's first attempt. Raises RequestTemplateError."""
     moment = run.scheduled_for if run is not None else datetime.now(timezone.utc)
