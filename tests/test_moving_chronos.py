@@ -77,7 +77,7 @@ def test_bulk_from_the_list_page(client, post_form, make_chrono):
     assert not a.is_active and not b.is_active
     asked = post_form("/chronos/bulk", data={"action": "delete", "ids": [str(a.id)]}, token_from="/",
                       headers={"Accept-Language": "pt-BR"})
-    assert asked.status_code == 200 and "Excluir 1 tarefas?" in asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Excluir 1 tarefa?" in asked.get_data(as_text=True)
     assert db.session.get(Chrono, a.id) is not None
     gone = post_form("/chronos/bulk", data={"action": "delete", "ids": [str(a.id)], "confirm": "1"}, token_from="/")
     assert gone.status_code == 302 and db.session.get(Chrono, a.id) is None
