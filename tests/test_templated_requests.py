@@ -80,8 +80,13 @@ def test_a_template_that_fails_at_run_time_fails_the_run_in_words(app, make_chro
     assert target.received() == []
 
 
-def test_a_rendered_header_with_a_line_break_is_not_sent(app, make_chrono):
-    chrono = make_chrono(url="https://example.com/", headers={"X-A": "{{ 'a\\r\\nX-Evil: 1' }}"})
+def test_a_rendered_header_with_a_line_break_is_not_sent(app, make_chrono, client):
+    refused = client.post("/api/chronos", json={"name": "t", "schedule": "@daily", "url": "https://example.com/",
+                                                "headers": {"X-A": "{{ 'a\\r\\nX-Evil: 1' }}"}})
+    assert refused.status_code == 422 and "X-A" in refused.json["errors"]["json"]["headers"][0]
+    # One that only breaks on another day than the sample's: caught when it is filled in.
+    chrono = make_chrono(url="https://example.com/",
+                         headers={"X-A": "{{ 'ok' if date == '2026-01-05' else 'a\\r\\nX-Evil: 1' }}"})
     outcome = executors.prepare(chrono, app.config)()
     assert outcome.error_code == "request_template" and outcome.params["reason"] == "header_value"
 

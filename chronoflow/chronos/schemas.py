@@ -332,7 +332,8 @@ class ChronoInput(Input):
                 refused = _refused_destination(data["url"])
                 if refused:
                     errors["url"] = [refused]
-                errors.update(_template_problems(data, known))
+                for field, problems in _template_problems(data, known).items():
+                    errors.setdefault(field, []).extend(problems)
         else:
             if data.get("channel_id") is None and "channel_id" not in known:
                 errors["channel_id"] = [_("A message chrono needs a WhatsApp channel.")]

@@ -77,14 +77,9 @@ def variables(chrono_name, scheduled_for, tz, run_id, attempt):
 
 
 def check(url, headers, payload, tz="UTC"):
-    """Raises RequestTemplateError for the first piece that would fail at run time."""
-    values = variables("Chrono", template.SAMPLE_MOMENT, tz, 1, 1)
-    for field, source in _pieces(url, headers, payload):
-        if source:
-            try:
-                template.render(source, values)
-            except template.MessageTemplateError as exc:
-                raise RequestTemplateError(field, **exc.params) from None
+    """Raises RequestTemplateError when the request would fail at run time (one render
+    for all its pieces, with sample values)."""
+    render(url, headers, payload, variables("Chrono", template.SAMPLE_MOMENT, tz, 1, 1))
 
 
 def render(url, headers, payload, values):
