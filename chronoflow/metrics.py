@@ -41,7 +41,8 @@ DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 30
 # The promise is "on the second": the buckets are fine below a second.
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 5, 10, 30, 60, 300)
 
-RUNS = Counter("chronoflow_runs", "Runs that reached a final status by running, by target and status",
+RUNS = Counter("chronoflow_runs", "Runs that reached a final status (skipped and cancelled included), by target "
+               "and status",
                ["target", "status"])
 RETRIES = Counter("chronoflow_run_retries", "Attempts that failed and will be tried again", ["target"])
 ATTEMPT_ERRORS = Counter("chronoflow_run_attempt_errors", "Failed attempts, by error code", ["target", "error_code"])

@@ -156,7 +156,8 @@ class ChronoRun(db.Model):
     status = db.Column(db.String(16), nullable=False, default=RunStatus.PENDING)
     attempt = db.Column(db.Integer, nullable=False, default=0)
     started_at = db.Column(UTCDateTime)  # the first attempt's start: lateness is measured on it
-    # The current attempt's start: whether a "running" attempt may still be alive.
+    # The current attempt's start, or when it last said it was alive (a message run
+    # renews it while it waits for its turn): whether a "running" attempt may still be alive.
     attempt_started_at = db.Column(UTCDateTime)
     finished_at = db.Column(UTCDateTime)
     next_attempt_at = db.Column(UTCDateTime)

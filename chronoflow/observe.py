@@ -6,8 +6,10 @@ apply_outcome):
 
     observe.run_recorded(run, attempt, started, outcome)
 
-It copies plain values off the run and reports them when the session commits: a
-record rolled back and tried again reports once, and only what the database kept.
+and runs_finished() where runs become final without an attempt (skipped,
+cancelled) or with one its worker never recorded (worker_lost). Both copy plain
+values and report them when the session commits: a record rolled back and tried
+again reports once, and only what the database kept.
 
 Nothing else in the run path calls this module: requests are timed through Flask's
 request_started signal and after_request (init_app), queue tasks (the dispatcher
@@ -73,6 +75,21 @@ def run_recorded(run, attempt, started, outcome):
     db.session().info.setdefault(_PENDING, []).append(recorded)
 
 
+@dataclass(frozen=True)
+class RunsFinished:
+    target: str
+    status: str
+    reason: str  # the error code: missed, overlap, cancelled, worker_lost...
+    count: int
+
+
+def runs_finished(target_type, status, reason, count=1):
+    """`count` runs of `target_type` became `status` for `reason` without a recorded attempt."""
+    if count:
+        db.session().info.setdefault(_PENDING, []).append(
+            RunsFinished(TARGETS.get(target_type, str(target_type).lower()), status, reason, count))
+
+
 def _messages(outcome, attempt):
     """Per recipient, what this attempt did: "sent", or the error code of a failure
     (earlier attempts' recipients are reported by those attempts)."""
@@ -88,7 +105,7 @@ def _report(session):
         try:
             _report_run(recorded)
         except Exception:  # watching must never cost a run its record
-            runs_log.exception("could not report run %s", recorded.run_id)
+            runs_log.exception("could not report %s", recorded)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -97,6 +114,12 @@ def _forget(session):
 
 
 def _report_run(e):
+    if isinstance(e, RunsFinished):
+        metrics.RUNS.labels(e.target, e.status).inc(e.count)
+        runs_log.log(logging.WARNING if e.status == RunStatus.FAILED else logging.INFO,
+                     "%d %s runs %s: %s", e.count, e.target, e.status, e.reason,
+                     extra={"target": e.target, "status": e.status, "error_code": e.reason, "count": e.count})
+        return
     target = e.target
     metrics.RUN_DURATION.labels(target).observe(e.duration_ms / 1000)
     if e.attempt == 1 and e.trigger == Trigger.SCHEDULE:

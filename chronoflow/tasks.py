@@ -86,12 +86,21 @@ def dispatch_chrono(chrono):
     the next tick (a chrono whose first occurrence is seconds away must not wait for
     the tick): one transaction. Then queue them; without a queue the chrono is saved
     all the same, and the tick dispatches it later."""
-    if not chrono.is_active:
-        db.session.commit()
+    now = utcnow()
+    horizon = dispatch.horizon(now, huey.flask_app.config["SCHEDULER_INTERVAL"])
+    if not chrono.is_active or chrono.next_run_at is None or chrono.next_run_at > horizon:
+        # Nothing due before the next tick (it dispatches them). What was written is
+        # what the answer shows: kept, not read back in another round trip.
+        session = db.session()
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
         return
     db.session.flush()
     try:
-        dispatch_due(chrono_id=chrono.id)
+        dispatch_due(chrono_id=chrono.id, now=now)
     except QueueUnavailable:
         log.warning("chrono %s saved; its first runs wait for the next tick (the queue did not take them)",
                     chrono.id, exc_info=True)

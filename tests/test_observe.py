@@ -142,3 +142,59 @@ def test_whatsapp_messages_are_counted_by_outcome_once_each(app, fake_waha, make
     run_task(run.id)
 
     assert moved.since() == [1, 1, 1]
+
+
+SKIPPED = ("chronoflow_runs_total", {"target": "webhook", "status": "skipped"})
+CANCELLED = ("chronoflow_runs_total", {"target": "webhook", "status": "cancelled"})
+
+
+def test_runs_missed_while_down_are_counted_as_skipped_once_committed(make_chrono, caplog):
+    caplog.set_level(logging.INFO, "chronoflow.runs")
+    chrono = make_chrono(schedule="*/10 * * * *", timezone="UTC", config={"misfire_policy": "skip"})
+    chrono.next_run_at = utcnow() - timedelta(minutes=35)  # 4 occurrences missed
+    db.session.commit()
+    moved = Moved(SKIPPED)
+
+    tasks.dispatch_due(chrono_id=chrono.id)
+    db.session.rollback()
+
+    skipped = db.session.query(ChronoRun).filter_by(status=RunStatus.SKIPPED).count()
+    assert skipped == 4 and moved.since() == [skipped]
+    assert any(r.getMessage() == f"{skipped} webhook runs skipped: missed" for r in run_lines(caplog))
+
+
+def test_late_and_cancelled_runs_are_counted_where_the_runner_finishes_them(make_chrono):
+    late = make_chrono(name="late", schedule="@yearly", config={"misfire_policy": "skip"})
+    paused = make_chrono(name="paused", schedule="@yearly")
+    runs = []
+    for chrono in (late, paused):
+        run = ChronoRun(chrono_id=chrono.id, scheduled_for=utcnow() - timedelta(minutes=10), status=RunStatus.PENDING)
+        db.session.add(run)
+        runs.append(run)
+    paused.is_active = False
+    db.session.commit()
+    moved = Moved(SKIPPED, CANCELLED, SUCCESS)
+
+    for run in runs:
+        run_task(run.id, due=utcnow())
+
+    assert [db.session.get(ChronoRun, run.id).status for run in runs] == [RunStatus.SKIPPED, RunStatus.CANCELLED]
+    assert moved.since() == [1, 1, 0]
+
+
+def test_a_run_whose_worker_was_lost_on_its_last_attempt_is_counted_as_failed(make_chrono):
+    from chronoflow.scheduling import recovery
+
+    chrono = make_chrono(config={"max_attempts": 1})
+    long_ago = utcnow() - timedelta(hours=1)
+    run = ChronoRun(chrono_id=chrono.id, scheduled_for=long_ago, status=RunStatus.RUNNING, attempt=1,
+                    started_at=long_ago, attempt_started_at=long_ago)
+    db.session.add(run)
+    db.session.commit()
+    moved = Moved(FAILED)
+
+    recovery.recover_lost_runs()
+    assert moved.since() == [0]  # not until the commit
+    db.session.commit()
+
+    assert db.session.get(ChronoRun, run.id).status == RunStatus.FAILED and moved.since() == [1]

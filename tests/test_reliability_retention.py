@@ -78,7 +78,8 @@ def test_one_tick_prunes_every_chrono_in_slices_of_their_own(app, make_chrono, m
     """A tick goes round all chronos (time allowing), a slice per transaction, and the
     next tick starts afresh: pruning keeps up with what the dispatcher writes."""
     monkeypatch.setattr(retention, "CHRONOS_PER_CALL", 2)
-    monkeypatch.setitem(retention._cursor, "after", 0)
+    monkeypatch.setattr(retention, "ROUND_SECONDS", 0)
+    monkeypatch.setattr(retention, "_cursor", {"after": 0, "round_started": None, "backlog": False})
     app.config.update(RUN_RETENTION_COUNT=2, RUN_RETENTION_DAYS=0, PRUNE_BATCH_SIZE=100)
     chronos = [make_chrono(name=f"c{n}") for n in range(7)]
     for chrono in chronos:
@@ -87,4 +88,24 @@ def test_one_tick_prunes_every_chrono_in_slices_of_their_own(app, make_chrono, m
     assert retention.prune_tick() == 7 * 3
     assert [count(chrono) for chrono in chronos] == [2] * 7
     add_runs(chronos[0], 3, age=timedelta(seconds=-60))  # newer ones come in
+    assert retention.prune_tick() == 3 and count(chronos[0]) == 2
+
+
+def test_a_round_starts_at_most_every_round_seconds_unless_it_left_a_backlog(app, make_chrono, monkeypatch):
+    """Finding each chrono's boundary walks its newest runs: a round every tick would
+    pay that for every chrono to delete a row or two."""
+    monkeypatch.setattr(retention, "_cursor", {"after": 0, "round_started": None, "backlog": False})
+    app.config.update(RUN_RETENTION_COUNT=2, RUN_RETENTION_DAYS=0, PRUNE_BATCH_SIZE=3)
+    chronos = [make_chrono(name=f"c{n}") for n in range(2)]
+    for chrono in chronos:
+        add_runs(chrono, 5)
+
+    assert retention.prune_tick() == 3  # the batch is full: a backlog
+    assert retention.prune_tick() == 3  # so the next tick goes on, though the round is young
+    assert [count(chrono) for chrono in chronos] == [2, 2]
+    assert retention.prune_tick() == 0  # round done, nothing left over
+
+    add_runs(chronos[0], 3, age=timedelta(seconds=-60))
+    assert retention.prune_tick() == 0 and count(chronos[0]) == 5  # too soon for a new round
+    monkeypatch.setitem(retention._cursor, "round_started", retention._cursor["round_started"] - retention.ROUND_SECONDS)
     assert retention.prune_tick() == 3 and count(chronos[0]) == 2

@@ -222,3 +222,75 @@ def test_an_outcome_waits_for_the_database_rather_than_calling_the_target_twice(
     assert execute_run(run_id, sleep=pauses.append) is None
     assert reload(run_id).status == "success" and len(target.received("/once")) == 1
     assert pauses == [0.5, 1.0]
+
+
+# What happens to the rows while a call is out: a successful run of a chrono with no
+# failures in a row is recorded from what its claim read (PostgreSQL), so whatever
+# changed meanwhile must survive the record. On SQLite the record reads again under
+# the write lock; the same must hold.
+
+def _succeeding_after(meanwhile):
+    from chronoflow.executors.outcome import Outcome
+
+    def fire(calls):
+        meanwhile()
+        return [Outcome(ok=True, http_status=200, snippet="ok", duration_ms=1, result={}) for _call in calls]
+    return fire
+
+
+def test_a_success_taken_over_while_its_call_was_out_is_not_recorded(make_chrono):
+    from prometheus_client import REGISTRY
+
+    run_id = scheduled_run(make_chrono())
+    chrono_id = reload(run_id).chrono_id
+
+    def swept():  # the sweep took the attempt for dead and started attempt 2
+        db.session.execute(db.update(ChronoRun).where(ChronoRun.id == run_id).values(attempt=2))
+        db.session.commit()
+
+    successes = REGISTRY.get_sample_value("chronoflow_runs_total", {"target": "webhook", "status": "success"}) or 0
+    result = run_task(run_id, fire=_succeeding_after(swept))
+
+    run = reload(run_id)
+    assert (run.status, run.attempt, run.result) == ("running", 2, None) and result.retries == []
+    assert db.session.get(Chrono, chrono_id).last_run_status is None
+    assert (REGISTRY.get_sample_value("chronoflow_runs_total", {"target": "webhook", "status": "success"}) or 0) \
+        == successes
+
+
+def test_a_pause_and_the_dispatcher_s_cursor_set_during_the_call_survive_its_record(make_chrono):
+    chrono = make_chrono()
+    run_id = scheduled_run(chrono)
+    later = utcnow() + timedelta(days=3)
+
+    def meanwhile():
+        db.session.execute(db.update(Chrono).where(Chrono.id == chrono.id).values(
+            is_active=False, next_run_at=later))
+        db.session.commit()
+
+    run_task(run_id, fire=_succeeding_after(meanwhile))
+
+    db.session.expire_all()
+    chrono = db.session.get(Chrono, chrono.id)
+    assert (chrono.is_active, chrono.next_run_at, chrono.last_run_status) == (False, later, "success")
+    assert reload(run_id).status == "success"
+
+
+def test_a_record_made_again_after_a_database_error_keeps_one_entry_per_attempt(make_chrono, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from chronoflow.scheduling import runner
+
+    run_id = scheduled_run(make_chrono())
+    real, failures = runner._write, [OperationalError("UPDATE", {}, Exception("server closed the connection"))]
+
+    def down_once(*args):
+        if failures:
+            raise failures.pop()
+        return real(*args)
+
+    monkeypatch.setattr(runner, "_write", down_once)
+    run_task(run_id, fire=_succeeding_after(lambda: None), sleep=lambda _s: None)
+
+    run = reload(run_id)
+    assert run.status == "success" and [a["attempt"] for a in run.result["attempts"]] == [1]

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from chronoflow import executors
 from chronoflow.extensions import db
 from chronoflow.models import RunStatus, SentMessage, utcnow
 from chronoflow.waha import pacing
@@ -78,6 +79,73 @@ def test_chronos_sharing_a_number_take_turns(app, waha, make_chrono, channel):
     run_now(message_chrono(make_chrono, channel, ["21998765431"], name="B"))
     gaps = [later.at - earlier.at for earlier, later in zip(waha.sent, waha.sent[1:])]
     assert len(gaps) == 2 and all(gap >= 0.19 for gap in gaps), gaps
+
+
+def test_a_run_waiting_long_for_its_turn_is_not_taken_for_dead(app, waha, make_chrono, channel, monkeypatch):
+    """Other runs' messages fill the number's next seconds: the run waits longer than one
+    run of its own may take (what the recovery sweep allows it), renewing its lease, so
+    the sweep, running meanwhile as on another worker, leaves it alone."""
+    import time
+
+    from sqlalchemy import update
+
+    from chronoflow.chronos import service
+    from chronoflow.executors import message
+    from chronoflow.models import ChronoRun
+    from chronoflow.scheduling import recovery
+    from chronoflow.waha import state
+    from chronoflow.waha.client import WahaClient
+
+    monkeypatch.setattr(message, "LEASE_S", 0.25)
+    app.config.update(RECOVERY_AFTER_SECONDS=0, WAHA_TIMEOUT_MS=1000, HTTP_REQUEST_TIMEOUT_MS=1000)
+    chrono = message_chrono(make_chrono, channel, ["11987654321"])
+    allowed = executors.longest_attempt(chrono, app.config).total_seconds()
+    assert allowed < 5
+    run = service.trigger_now(chrono)
+    db.session.execute(update(ChronoRun).where(ChronoRun.id == run.id).values(  # as the runner claims it
+        status=RunStatus.RUNNING, attempt=1, scheduled_for=utcnow() - timedelta(hours=1), started_at=utcnow(),
+        attempt_started_at=utcnow()))
+    state.row("default", lock=True).next_send_at = utcnow() + timedelta(seconds=allowed + 2)
+    db.session.commit()
+    job = message.job_for(chrono, app.config, run)
+    swept = []
+
+    def sleep(seconds):
+        time.sleep(seconds)
+        again, _end = recovery.recover_lost_runs()
+        db.session.commit()
+        swept.extend(again)
+
+    started = time.monotonic()
+    outcome = message.send(job, WahaClient(**job.waha), message.RunProgress(run.id, "default"), sleep=sleep)
+    assert time.monotonic() - started > allowed
+    assert outcome.ok and len(waha.sent) == 1 and swept == []
+
+
+def test_a_waiting_run_taken_over_by_another_worker_stops_waiting(app, waha, make_chrono, channel):
+    from sqlalchemy import update
+
+    from chronoflow.chronos import service
+    from chronoflow.executors import message
+    from chronoflow.models import ChronoRun
+    from chronoflow.waha import state
+    from chronoflow.waha.client import WahaClient
+
+    chrono = message_chrono(make_chrono, channel, ["11987654321"])
+    run = service.trigger_now(chrono)
+    db.session.execute(update(ChronoRun).where(ChronoRun.id == run.id).values(status=RunStatus.RUNNING, attempt=1))
+    state.row("default", lock=True).next_send_at = utcnow() + timedelta(minutes=3)
+    db.session.commit()
+    job = message.job_for(chrono, app.config, run)
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        db.session.execute(update(ChronoRun).where(ChronoRun.id == run.id).values(attempt=2))  # the sweep's retry
+        db.session.commit()
+
+    outcome = message.send(job, WahaClient(**job.waha), message.RunProgress(run.id, "default"), sleep=sleep)
+    assert outcome.error_code == "superseded" and waha.sent == [] and len(slept) == 1
 
 
 def test_the_pause_counts_from_when_the_message_went_out(app):

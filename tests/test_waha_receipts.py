@@ -108,6 +108,7 @@ def test_a_drop_alerts_once_and_the_recovery_once(app, alerts_on):
     down = record("SCAN_QR_CODE", 1)
     assert down["event"] == "whatsapp_disconnected" and down["session"] == {
         "name": "default", "status": "SCAN_QR_CODE", "phone": None}
+    assert set(down) == {"event", "session", "message"}  # no chrono or run to speak of
     assert down["message"] == ("WhatsApp disconnected: scan the QR code again (session default, under WhatsApp > "
                                "Sessions).")
     assert record("SCAN_QR_CODE", 2) is None and record("FAILED", 3) is None  # the same outage
@@ -187,3 +188,11 @@ def test_the_webhook_config_for_sessions(app):
     assert not events.ours({"url": "http://web:8000/other"}, app.config)
     app.config["WAHA_WEBHOOK_BASE_URL"] = None
     assert events.webhook_config(app.config) is None
+
+
+def test_a_session_alert_that_cannot_be_delivered_is_logged_naming_the_session(app, alerts_on, target, caplog):
+    target.respond("/alerts", status=500)
+    app.config.update(ALERT_WEBHOOK_URL=target.url("/alerts"), ALERT_WHATSAPP_TO=())
+    record("WORKING")
+    streaks.send_alert(record("FAILED", 1))
+    assert "alert whatsapp_disconnected (WhatsApp session default) not delivered: HTTP 500" in caplog.text

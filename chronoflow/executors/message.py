@@ -9,6 +9,10 @@ whichever chrono sent it, and never more than MESSAGE_DAILY_CAP in 24 hours:
 WAHA sends at once whatever it is given, and WhatsApp bans numbers that send at
 machine-regular intervals (shared/waha-api.md §9). Each message sent is also
 recorded as a SentMessage, where WhatsApp's receipts (delivered, read) land.
+
+A run may wait long for its session's turn when other runs share the number.
+Meanwhile it renews its lease (the run's attempt_started_at) every LEASE_S, so
+the recovery sweep never takes a waiting run for one whose worker died.
 """
 import time
 from dataclasses import dataclass
@@ -27,6 +31,9 @@ SENT, FAILED, NOT_SENT = "sent", "failed", "not_sent"
 # What the run record keeps as `error`: English, for logs and the API's technical detail;
 # pages and the API's messages word the code and its parameters (chronoflow/outcomes.py).
 NOT_ON_WHATSAPP = "This number is not on WhatsApp."
+# How long a run waits without showing it is alive; well under the sweep's
+# RECOVERY_AFTER_SECONDS (10 s at least).
+LEASE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,30 @@ class RunProgress:
             update(ChronoRun)
             .where(ChronoRun.id == self.run_id, ChronoRun.attempt == self.attempt,
                    ChronoRun.status == RunStatus.RUNNING)
-            .values(result={**(current or {}), "recipients": records})
+            .values(result={**(current or {}), "recipients": records}, attempt_started_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        return changed == 1
+
+    def wait(self, seconds, sleep):
+        """Sleep `seconds`, renewing the lease every LEASE_S; False when another worker took the run over."""
+        while seconds > 0:
+            if not self.renew():
+                return False
+            chunk = min(seconds, LEASE_S)
+            sleep(chunk)
+            seconds -= chunk
+        return True
+
+    def renew(self):
+        if self.run_id is None:
+            return True
+        changed = db.session.execute(
+            update(ChronoRun)
+            .where(ChronoRun.id == self.run_id, ChronoRun.attempt == self.attempt,
+                   ChronoRun.status == RunStatus.RUNNING)
+            .values(attempt_started_at=utcnow())
             .execution_options(synchronize_session=False)
         ).rowcount
         db.session.commit()
@@ -178,8 +208,8 @@ def send(job, client, progress, sleep=time.sleep):
             return finish(str(exc), exc.code, params=exc.params)
         wait = max((slot.at - utcnow()).total_seconds(), 0)
         if wait or sent_now:
-            sleep(wait)  # the session's turn: see the module's docstring
-            if not progress.save(records):  # still ours after the pause? else the new owner sends
+            # the session's turn: see the module's docstring
+            if not progress.wait(wait, sleep) or not progress.save(records):  # still ours after the pause? else the new owner sends
                 return finish("Another worker took over this run.", "superseded")
         try:
             chat_id, message_id = client.send_to(job.session, recipient, text)

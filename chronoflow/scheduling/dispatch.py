@@ -7,6 +7,7 @@ row is written in the same transaction that advances next_run_at; the unique
 (chrono_id, scheduled_for) index makes a second dispatch of an occurrence
 impossible even if two dispatchers claim the same chrono.
 """
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 
-from .. import outcomes
+from .. import observe, outcomes
 from ..extensions import db
 from ..models import Chrono, ChronoRun, RunStatus, TargetType, Trigger
 from ..schedules import next_fire_time
@@ -238,6 +239,9 @@ def insert_runs(rows, webhooks=frozenset()):
                 .returning(ChronoRun.id, ChronoRun.scheduled_for, ChronoRun.status, ChronoRun.chrono_id)
             )
             written += db.session.execute(statement).all()
+    missed = Counter(chrono_id in webhooks for _id, _when, status, chrono_id in written if status != RunStatus.PENDING)
+    for webhook, count in missed.items():
+        observe.runs_finished(TargetType.HTTP if webhook else TargetType.MESSAGE, RunStatus.SKIPPED, "missed", count)
     # Only pending runs need a task; skipped ones are final as written.
     return [Dispatched(run_id, when, chrono_id in webhooks)
             for run_id, when, status, chrono_id in written

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import bindparam, or_, select, tuple_
 from sqlalchemy.orm import joinedload
 
-from .. import executors, outcomes
+from .. import executors, observe, outcomes
 from ..extensions import db
 from ..models import ChronoRun, RunStatus, TargetType, utcnow
 from . import rules, streaks
@@ -77,6 +77,7 @@ def recover_lost_runs(now=None, limit=CHUNK, after=None, alerts=None):
         else:
             run.status = RunStatus.FAILED
             run.finished_at = now
+            observe.runs_finished(run.chrono.target_type, RunStatus.FAILED, "worker_lost")
             run.chrono.last_run_status = RunStatus.FAILED
             alert = streaks.record_final(run, now)
             if alert and alerts is not None:

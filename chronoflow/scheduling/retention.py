@@ -8,6 +8,10 @@ chronos (on PostgreSQL with one statement per limit for all of them) and deletes
 at most PRUNE_BATCH_SIZE rows; a tick makes calls, each its own transaction,
 for up to TICK_BUDGET_S, so pruning keeps up with what the dispatcher writes
 (thousands of runs a tick at 100,000 chronos) without holding long locks.
+
+A round over all chronos starts at most every ROUND_SECONDS, unless the last
+one left a backlog: finding a chrono's boundary walks its newest runs, so a
+round every minute would cost that walk for every chrono to delete one row each.
 """
 import time
 from datetime import timedelta
@@ -22,6 +26,8 @@ from ..models import Chrono, ChronoRun, Heartbeat, RunStatus, utcnow
 CHRONOS_PER_CALL = 500
 # How long a tick's pruning may go on, in calls of their own.
 TICK_BUDGET_S = 2.0
+# A chrono keeps at most this much more history than its limits say.
+ROUND_SECONDS = 600
 FINAL = ", ".join(f"'{status}'" for status in RunStatus.FINAL)
 # The newest RUN_RETENTION_COUNT runs of each chrono stay; older final ones go.
 _PAST_COUNT_PG = text(f"""
@@ -43,16 +49,28 @@ _PAST_AGE_PG = text(f"""
 # A worker silent this long is gone (restarted under another pid): forget it.
 FORGET_WORKERS_AFTER = timedelta(days=1)
 
-_cursor = {"after": 0}
+# Where the round is (the last chrono id looked at; 0: between rounds), when it
+# started (monotonic seconds) and whether a call of it hit PRUNE_BATCH_SIZE.
+_cursor = {"after": 0, "round_started": None, "backlog": False}
 
 
 def prune_tick(now=None):
     """The tick's pruning: calls of prune_runs, each committed, for up to
-    TICK_BUDGET_S or one round of the chronos. Returns how many runs went."""
-    started, total, first = time.monotonic(), 0, _cursor["after"]
+    TICK_BUDGET_S or the rest of the round. Returns how many runs went."""
+    started = time.monotonic()
+    if _cursor["after"] == 0:
+        last = _cursor["round_started"]
+        if last is not None and not _cursor["backlog"] and started - last < ROUND_SECONDS:
+            return 0
+        _cursor.update(round_started=started, backlog=False)
+    total, first = 0, _cursor["after"]
+    batch = current_app.config["PRUNE_BATCH_SIZE"]
     while time.monotonic() - started < TICK_BUDGET_S:
-        total += prune_runs(now)
+        deleted = prune_runs(now, batch)
+        total += deleted
         db.session.commit()
+        if deleted >= batch:
+            _cursor["backlog"] = True
         if _cursor["after"] == 0 or _cursor["after"] == first:
             break
     return total

@@ -45,14 +45,15 @@ CHRONOS = Chrono.__table__
 RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at", "next_attempt_at",
                "result")
 CHRONO_COLUMNS = ("id", "target_type", "method", "url", "headers", "payload", "is_active", "config", "cron",
-                  "timezone", "signing_secret", "secrets_origin", "success", "templated")
+                  "timezone", "signing_secret", "secrets_origin", "consecutive_failures", "success", "templated")
 # What the record reads again, under lock: no headers or payload to decode again.
 RECORD_RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at",
                       "next_attempt_at", "result")
 RECORD_CHRONO_COLUMNS = ("id", "name", "target_type", "is_active", "config", "cron", "timezone",
                          "consecutive_failures", "paused_reason", "next_run_at")
-# What a record may change on a chrono (auto-pause included).
+# What a record may change on a chrono (auto-pause included); a quiet one only the first two.
 CHRONO_WRITES = ("last_run_at", "last_run_status", "consecutive_failures", "is_active", "paused_reason", "next_run_at")
+QUIET_CHRONO_WRITES = CHRONO_WRITES[:2]
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Claimed:
     call: object  # the prepared attempt: a zero-argument callable returning an Outcome
     max_attempts: int
     inline: bool = False  # made in the task's own thread (a WhatsApp run), not on the call threads
+    run: object = None  # as claimed (plain values, with .chrono): what a quiet record writes from
 
 
 def execute(due, run_ids, share=False, sleep=time.sleep, fire=None):
@@ -191,21 +193,15 @@ def claim(run_ids, result):
             .returning(RUNS.c.id, RUNS.c.attempt)
         ).all()
     )
-    claimed = [
-        Claimed(run.id, attempts[run.id], started, _prepare(_as_claimed(run, attempts), config),
-                rules.max_attempts(run.chrono, config),
-                inline=run.chrono.target_type != TargetType.HTTP)
-        for run in ready
-        if run.id in attempts
-    ]
+    claimed = []
+    for run in ready:
+        if run.id in attempts:
+            run.status, run.attempt, run.started_at = RunStatus.RUNNING, attempts[run.id], run.started_at or started
+            claimed.append(Claimed(run.id, attempts[run.id], started, _prepare(run, config),
+                                   rules.max_attempts(run.chrono, config),
+                                   inline=run.chrono.target_type != TargetType.HTTP, run=run))
     db.session.commit()  # the calls run with no transaction open
     return claimed
-
-
-def _as_claimed(run, attempts):
-    """`run` with the attempt its claim made (a templated request may show it)."""
-    run.attempt = attempts.get(run.id, run.attempt)
-    return run
 
 
 def _prepare(run, config):
@@ -248,9 +244,10 @@ def finish(runs, status, reason, only_if, now):
     (error code, its parameters). Conditional, like the claim."""
     if not runs:
         return
-    params = []
+    params, counts = [], defaultdict(int)
     for run in runs:
         code, details = reason(run)
+        counts[run.chrono.target_type, code] += 1
         params.append({"run_id": run.id, "new_message": outcomes.describe(code, details, locale="en"),
                        "new_result": {**(run.result or {}), "error_code": code, "error_params": details}})
     db.session.execute(
@@ -261,6 +258,8 @@ def finish(runs, status, reason, only_if, now):
                 result=bindparam("new_result")),
         params,
     )
+    for (target_type, code), count in counts.items():
+        observe.runs_finished(target_type, status, code, count)
 
 
 def patiently(record, sleep=time.sleep):
@@ -289,29 +288,49 @@ def record(claimed, outcomes):
     """Record every outcome in one transaction; returns [(run id, seconds)] to retry.
 
     apply_outcome decides each run's new values (and the chrono's failure
-    streak, auto-pause included) on plain objects; two UPDATEs write them.
+    streak, auto-pause included) on plain objects; two UPDATEs write them. On
+    PostgreSQL a quiet run (a webhook's success, its chrono with no failures in
+    a row: nothing to count, pause or announce) is written from what its claim
+    read, on condition that its attempt still owns it; the others are read again
+    under lock, their chronos' streaks with them.
     """
-    by_id = {c.run_id: (c, outcome) for c, outcome in zip(claimed, outcomes)}
-    runs = load(list(by_id), lock=True, run_columns=RECORD_RUN_COLUMNS, chrono_columns=RECORD_CHRONO_COLUMNS)
     now = utcnow()
+    quiet, loud = [], {}
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    for c, outcome in zip(claimed, outcomes):
+        if postgres and c.run is not None and outcome.ok and not c.inline and not c.run.chrono.consecutive_failures:
+            quiet.append((_copy(c.run), c, outcome))  # a copy: a record tried again starts from the claim's
+        else:
+            loud[c.run_id] = (c, outcome)
+    runs = load(list(loud), lock=True, run_columns=RECORD_RUN_COLUMNS,
+                chrono_columns=RECORD_CHRONO_COLUMNS) if loud else []
     retries, alerts, recorded = [], [], []
     for run in runs:
-        c, outcome = by_id[run.id]
+        c, outcome = loud[run.id]
         if run.status != RunStatus.RUNNING or run.attempt != c.attempt:
             continue  # given up for dead by the sweep, and another attempt owns it now
+        recorded.append((run, c, outcome))
+    for run, c, outcome in recorded + quiet:
         delay, alert = apply_outcome(run, c.attempt, c.started, outcome, c.max_attempts, now)
-        observe.run_recorded(run, c.attempt, c.started, outcome)
-        recorded.append(run)
         if delay is not None:
             retries.append((run.id, delay))
         if alert:
             alerts.append(alert)
-    if recorded:
-        _write(recorded, now)
+    written = _write([run for run, _c, _o in recorded], [run for run, _c, _o in quiet], now)
+    for run, c, outcome in recorded + quiet:
+        if run.id in written:
+            observe.run_recorded(run, c.attempt, c.started, outcome)
+    retries = [(run_id, delay) for run_id, delay in retries if run_id in written]
     db.session.commit()
     for alert in alerts:
         streaks.send_alert(alert)
     return retries
+
+
+def _copy(run):
+    copy = SimpleNamespace(**vars(run))
+    copy.chrono = SimpleNamespace(**vars(run.chrono))
+    return copy
 
 
 def apply_outcome(run, attempt_number, started, outcome, max_attempts, now):
@@ -369,11 +388,12 @@ _WRITE_RUNS_PG = text("""
            finished_at = v.finished_at, result = r.value
     FROM unnest(CAST(:id AS bigint[]), CAST(:status AS text[]), CAST(:next_attempt_at AS timestamptz[]),
                 CAST(:http_status AS integer[]), CAST(:response_snippet AS text[]), CAST(:error_message AS text[]),
-                CAST(:duration_ms AS integer[]), CAST(:finished_at AS timestamptz[]))
+                CAST(:duration_ms AS integer[]), CAST(:finished_at AS timestamptz[]), CAST(:attempt AS integer[]))
          WITH ORDINALITY AS v(id, status, next_attempt_at, http_status, response_snippet, error_message,
-                              duration_ms, finished_at, n)
+                              duration_ms, finished_at, attempt, n)
     JOIN jsonb_array_elements(CAST(:result AS jsonb)) WITH ORDINALITY AS r(value, n) ON r.n = v.n
-    WHERE chrono_runs.id = v.id
+    WHERE chrono_runs.id = v.id AND chrono_runs.status = 'running' AND chrono_runs.attempt = v.attempt
+    RETURNING chrono_runs.id
 """)
 _WRITE_CHRONOS_PG = text("""
     UPDATE chronos SET updated_at = :now, last_run_at = v.last_run_at, last_run_status = v.last_run_status,
@@ -385,24 +405,41 @@ _WRITE_CHRONOS_PG = text("""
          AS v(id, last_run_at, last_run_status, consecutive_failures, is_active, paused_reason, next_run_at)
     WHERE chronos.id = v.id
 """)
+# A quiet record's chronos: the last run only (what a person or the dispatcher changes is not touched).
+_WRITE_QUIET_CHRONOS_PG = text("""
+    UPDATE chronos SET updated_at = :now, last_run_at = v.last_run_at, last_run_status = v.last_run_status
+    FROM unnest(CAST(:id AS integer[]), CAST(:last_run_at AS timestamptz[]), CAST(:last_run_status AS text[]))
+         AS v(id, last_run_at, last_run_status)
+    WHERE chronos.id = v.id
+""")
 RUN_WRITES = ("status", "next_attempt_at", "http_status", "response_snippet", "error_message", "duration_ms",
               "finished_at", "result")
 
 
-def _write(runs, now):
-    """The recorded runs and their chronos."""
-    chronos = list({run.chrono.id: run.chrono for run in runs}.values())
+def _write(runs, quiet, now):
+    """The recorded runs, each only while its attempt owns it, and their chronos
+    (`runs`' read under lock; `quiet` ones' last run only); returns the ids of the
+    runs written."""
+    if not runs and not quiet:
+        return set()
     if db.session.get_bind().dialect.name == "postgresql":
-        columns = {"id": [run.id for run in runs]}
+        everything = runs + quiet
+        columns = {"id": [run.id for run in everything], "attempt": [run.attempt for run in everything]}
         for name in RUN_WRITES:
-            columns[name] = [getattr(run, name) for run in runs]
+            columns[name] = [getattr(run, name) for run in everything]
         columns["result"] = Jsonb(columns["result"])
-        db.session.execute(_WRITE_RUNS_PG, columns)
-        columns = {"now": now, "id": [chrono.id for chrono in chronos]}
-        for name in CHRONO_WRITES:
-            columns[name] = [getattr(chrono, name) for chrono in chronos]
-        db.session.execute(_WRITE_CHRONOS_PG, columns)
-        return
+        written = set(db.session.scalars(_WRITE_RUNS_PG, columns))
+        # Quiet ones first: a chrono read under lock ends with what that read allows.
+        for group, names in ((quiet, QUIET_CHRONO_WRITES), (runs, CHRONO_WRITES)):
+            chronos = list({run.chrono.id: run.chrono for run in group if run.id in written}.values())
+            if chronos:
+                columns = {"now": now, "id": [chrono.id for chrono in chronos]}
+                for name in CHRONO_WRITES:
+                    columns[name] = [getattr(chrono, name, None) for chrono in chronos]
+                db.session.execute(_WRITE_CHRONOS_PG if names is CHRONO_WRITES else _WRITE_QUIET_CHRONOS_PG, columns)
+        return written
+    # SQLite: every run was read under the write lock, and is still its attempt's.
+    chronos = list({run.chrono.id: run.chrono for run in runs}.values())
     db.session.execute(
         update(RUNS).where(RUNS.c.id == bindparam("run_id"))
         .values(**{name: bindparam(f"new_{name}") for name in RUN_WRITES}),
@@ -414,3 +451,4 @@ def _write(runs, now):
         [{"chrono_id": chrono.id, **{f"new_{name}": getattr(chrono, name) for name in CHRONO_WRITES}}
          for chrono in chronos],
     )
+    return {run.id for run in runs}

@@ -106,8 +106,9 @@ def _whatsapp(alert):
     client = WahaClient.from_config(config)
     recipients, _problems = parse_recipients(config["ALERT_WHATSAPP_TO"], config["DEFAULT_PHONE_REGION"])
     text = f"ChronoFlow: {alert['message']}"
-    if alert["run"]["error"]:
-        text += f"\n{alert['run']['error']}"
+    error = alert.get("run", {}).get("error")
+    if error:
+        text += f"\n{error}"
     for recipient in recipients:
         try:
             chat_id, _message_id = client.send_to(config["ALERT_WHATSAPP_SESSION"], recipient, text)
@@ -115,8 +116,7 @@ def _whatsapp(alert):
         except WahaError as exc:
             problem = exc
         if problem:
-            log.warning("alert %s for chrono %s not sent to %s: %s", alert["event"], alert["chrono"]["id"],
-                        recipient.label, problem)
+            log.warning("alert %s (%s) not sent to %s: %s", alert["event"], _about(alert), recipient.label, problem)
 
 
 def _post(alert):
@@ -131,5 +131,11 @@ def _post(alert):
     )
     outcome = http.send(request)
     if not outcome.ok:
-        log.warning("alert %s for chrono %s not delivered: %s", alert["event"], alert["chrono"]["id"], outcome.error)
+        log.warning("alert %s (%s) not delivered: %s", alert["event"], _about(alert), outcome.error)
     return outcome
+
+
+def _about(alert):
+    if "chrono" in alert:
+        return f"chrono {alert['chrono']['id']}"
+    return f"WhatsApp session {alert['session']['name']}"

@@ -111,15 +111,13 @@ def _alerts_configured():
 
 
 def _alert(event, session):
-    """In the shape of the chronos' alerts (scheduling/streaks.py sends both): `chrono`
-    and `run` are there for its senders, empty, since no chrono or run is involved."""
+    """Sent by the chronos' alert senders (scheduling/streaks.py), with a session
+    where theirs have a chrono and a run."""
     phone = display_phone(session.me_id) if session.me_id else None
     return {
         "event": event,  # whatsapp_disconnected | whatsapp_connected
         "session": {"name": session.name, "status": session.status, "phone": phone},
         "message": describe(event, session.name, session.status, phone, current_app.config["ALERT_LANGUAGE"]),
-        "chrono": {"id": None, "name": None},
-        "run": {"error": None},
     }
 
 
