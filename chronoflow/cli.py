@@ -27,6 +27,76 @@ def list_command():
     click.echo(f"{total} chrono(s)")
 
 
+@chronos_cli.command("export")
+@click.option("--with-secrets", is_flag=True, help="Include credential headers and signing secrets.")
+def export_command(with_secrets):
+    """Every chrono as one JSON document, on standard output."""
+    import json
+
+    from .chronos import transfer
+
+    click.echo(json.dumps(transfer.export(with_secrets), ensure_ascii=False, indent=1))
+
+
+@chronos_cli.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--with-secrets", is_flag=True, help="Keep the signing secrets the document holds.")
+def import_command(file, with_secrets):
+    """Import an export document: all its chronos, or none if any is not valid."""
+    import json
+
+    from .chronos import transfer
+
+    try:
+        document = json.load(file)
+    except (ValueError, RecursionError) as exc:
+        raise click.ClickException(f"{file.name} is not JSON: {exc}") from None
+    try:
+        count = transfer.import_chronos(transfer.items_of(document), with_secrets)
+    except transfer.ImportRefused as exc:
+        _refused(exc, "item")
+    _commit_and_dispatch()
+    click.echo(f"{count} chrono(s) imported")
+
+
+@chronos_cli.command("import-crontab")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--timezone", default=None, help="The crontab's zone (default DEFAULT_TIMEZONE).")
+def import_crontab_command(file, timezone):
+    """Import a crontab's `m h dom mon dow curl …` lines as webhook chronos."""
+    from .chronos import transfer
+
+    try:
+        count, reading = transfer.import_crontab(file.read(), timezone)
+    except transfer.ImportRefused as exc:
+        _refused(exc, "line")
+    _commit_and_dispatch()
+    for number, why in sorted(reading.refused.items()):
+        click.echo(f"line {number} left out: {why}", err=True)
+    click.echo(f"{count} chrono(s) imported, {len(reading.refused)} line(s) left out")
+
+
+def _refused(exc, unit):
+    from .extensions import db
+
+    db.session.rollback()
+    for position, problems in sorted(exc.errors.items(), key=lambda pair: str(pair[0])):
+        for name, why in problems.items():
+            click.echo(f"{unit} {position}: {name}: {why}", err=True)
+    raise click.ClickException(f"nothing imported: {len(exc.errors)} {unit}(s) not valid")
+
+
+def _commit_and_dispatch():
+    from . import tasks
+    from .extensions import db
+
+    db.session.commit()
+    try:
+        tasks.dispatch_due()
+    except tasks.QueueUnavailable:
+        click.echo("the queue is not reachable: the first runs wait for the scheduler's tick", err=True)
+
+
 def _host_port(_ctx, param, value):
     try:
         return host_port(param.opts[0], value) if value else None

@@ -123,6 +123,10 @@ class Chrono(db.Model):
     # The origin ("https://host:443") the credential headers were saved for: they are
     # never sent elsewhere (chronos/credentials.py).
     secrets_origin = db.Column(db.String(300))
+    # Success rules (executors/success.py); null: 2xx/3xx, and the body is never read.
+    success = db.Column(JSONType)
+    # Whether URL, headers or payload hold a template (decided at save): only those render per run.
+    templated = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

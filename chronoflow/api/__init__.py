@@ -1,6 +1,6 @@
 """The JSON API under /api, documented as OpenAPI 3 at /api/openapi.json."""
 from ..extensions import api
-from . import channels, chronos, health, runs, waha, waha_events
+from . import agenda, channels, chronos, health, moves, runs, waha, waha_events
 
 
 def init_app(app):
@@ -15,5 +15,5 @@ def init_app(app):
     api.spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer",
         "description": "A personal API token (cf_...), made on the Settings page or with `flask users token`."})
-    for blueprint in (chronos.blp, runs.blp, health.blp, channels.blp, waha.blp, waha_events.blp):
+    for blueprint in (chronos.blp, moves.blp, agenda.blp, runs.blp, health.blp, channels.blp, waha.blp, waha_events.blp):
         api.register_blueprint(blueprint)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("chronos", __name__)
 
-from . import views  # noqa: E402,F401 (routes register on bp)
+from . import moving, views  # noqa: E402,F401 (routes register on bp)

@@ -21,6 +21,7 @@ from ..security import mask_headers
 NUMBER_FIELDS = ("max_attempts", "auto_pause_after")
 CHOICE_FIELDS = ("misfire_policy", "overlap_policy")  # "" leaves the default
 CONFIG_FIELDS = NUMBER_FIELDS + CHOICE_FIELDS + ("timeout_ms",)
+SUCCESS_TEXT_FIELDS = ("statuses", "body_contains", "json_pointer")
 # The timeout is typed in seconds (people think in them) and kept in milliseconds.
 SECONDS = re.compile(r"\d{1,7}(?:[.,]\d{1,3})?", re.ASCII)
 TIMEOUT_RANGE_S = (0.1, 600)  # ChronoInput's 100 to 600,000 ms
@@ -69,6 +70,13 @@ class ChronoForm(SchemaForm):
         Choice("", _l("Skip, when the schedule is faster than the timeout (default)")),
         Choice("skip", _l("Skip this run (it is recorded)")),
         Choice("allow", _l("Run anyway, side by side"))], default="")
+    # Success rules (ChronoInput's "success"): named as its fields, so their errors land here.
+    statuses = StringField(_l("Statuses that count as success"), description=_l(
+        "Codes and ranges, e.g. 200-299,404. Empty: 200 to 399."))
+    body_contains = StringField(_l("The answer must contain"), description=_l("A text, e.g. \"ok\""))
+    json_pointer = StringField(_l("JSON value at"), description=_l("A JSON pointer, e.g. /status"))
+    json_equals = StringField(_l("must be"), description=_l(
+        "A JSON value (ok, \"ok\", true, 1). Empty: it only has to be there."))
     curl = TextAreaField(_l("Paste a curl command"))
     test_to = StringField(_l("Send the test to"), description=_l(
         "One phone number, e.g. your own. Empty: the WhatsApp number that sends (the message arrives in its "
@@ -104,6 +112,11 @@ class ChronoForm(SchemaForm):
                 value = (chrono.config or {}).get(name)
                 getattr(form, name).data = "" if value in (None, "coalesce") else str(value)
             form.timeout_s.data = _seconds_text((chrono.config or {}).get("timeout_ms"))
+            rules = chrono.success or {}
+            for name in SUCCESS_TEXT_FIELDS:
+                getattr(form, name).data = rules.get(name) or ""
+            form.json_equals.data = json.dumps(rules["json_equals"], ensure_ascii=False) \
+                if "json_equals" in rules else ""
         return form
 
     def to_input(self):
@@ -154,7 +167,20 @@ class ChronoForm(SchemaForm):
             else:
                 self.timeout_s.errors.append(_("Write a number of seconds, e.g. 10 or 2.5."))
         data["config"] = {**getattr(self, "kept_config", {}), **config}
+        data["success"] = self._success()
         return data
+
+    def _success(self):
+        """The success rules typed, or None (the default) when every box is empty."""
+        rules = {name: (getattr(self, name).data or "").strip() for name in SUCCESS_TEXT_FIELDS}
+        rules = {name: value for name, value in rules.items() if value}
+        expected = (self.json_equals.data or "").strip()
+        if expected:
+            try:
+                rules["json_equals"] = json.loads(expected)
+            except (ValueError, RecursionError):
+                rules["json_equals"] = expected  # a bare word is meant as text: ok is "ok"
+        return rules or None
 
     def attach_errors(self, messages):
         """As SchemaForm's; the timeout's range is said in the seconds the box takes."""

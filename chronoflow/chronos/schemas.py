@@ -38,7 +38,7 @@ from ..fields import (
 )
 from ..i18n import _m, normalize_locale
 from ..models import ChronoState, PausedReason, TargetType, utcnow
-from ..executors import outbound
+from ..executors import outbound, request_template, success
 from ..executors.headers import FRAMING, refused
 from ..security import MASK, mask_headers
 
@@ -48,6 +48,7 @@ OVERLAP_POLICIES = ("allow", "skip")
 
 # RFC 9110 token: what a header name may contain.
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+WHITESPACE = re.compile(r"\s")
 MAX_HEADERS = 50
 # Lengths, in characters (README "Limits"); the database columns are as long.
 NAME_LENGTH = 200
@@ -100,6 +101,59 @@ class RunConfig(Input):
     )
     auto_pause_after = whole_number(0, 10_000, metadata={
         "description": "pause after this many failed runs in a row (0: never); default AUTO_PAUSE_AFTER_FAILURES"})
+
+
+class SuccessRules(Input):
+    """When a webhook's answer counts as success (executors/success.py)."""
+
+    class Meta:
+        unknown = RAISE
+
+    statuses = text(200, load_default=None, allow_none=True, metadata={
+        "description": "HTTP statuses that count as success: codes and ranges, e.g. '200-299,404'; "
+                       "default 200-399", "example": "200-299,404"})
+    body_contains = text(500, load_default=None, allow_none=True, metadata={
+        "description": "a text the body must contain (its first 64 KiB are read)"})
+    json_pointer = text(500, load_default=None, allow_none=True, metadata={
+        "description": "RFC 6901 pointer to a value the JSON body must have, e.g. '/status'", "example": "/status"})
+    json_equals = fields.Raw(allow_none=True, metadata={
+        "description": "the JSON value found at json_pointer must equal this (leave out: it only has to exist)",
+        "example": "ok"})
+
+    @validates("statuses")
+    def _statuses(self, value, **kwargs):
+        if value:
+            try:
+                success.parse_statuses(value)
+            except ValueError as exc:
+                raise ValidationError(_("“%(item)s” is not a status or a range: write codes and ranges from 100 "
+                                        "to 599, e.g. 200-299,404.", item=str(exc))) from None
+
+    @validates("json_pointer")
+    def _pointer(self, value, **kwargs):
+        if value:
+            try:
+                success.parse_pointer(value)
+            except ValueError:
+                raise ValidationError(_("Write a JSON pointer starting with /, e.g. /status or /data/0/state."))\
+                    from None
+
+    @validates("json_equals")
+    def _equals(self, value, **kwargs):
+        problem = json_problem(value, 2000)
+        if problem:
+            raise ValidationError(str(problem))
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _pair(self, data, original, **kwargs):
+        if isinstance(original, dict) and "json_equals" in original and not original.get("json_pointer"):
+            raise ValidationError({"json_pointer": [_("Say where the value is (a JSON pointer such as /status).")]})
+
+    @post_load
+    def _compact(self, data, **kwargs):
+        """Only the rules set; None when none is (the default, and no body read)."""
+        rules = {name: value for name, value in data.items() if value not in (None, "") or name == "json_equals"}
+        return rules or None
 
 
 class ChronoInput(Input):
@@ -163,6 +217,10 @@ class ChronoInput(Input):
         "description": "spread window in seconds (0: off): every run comes a fixed delay within it after the "
                        "cron time, the same for this chrono every time; at most the time between two runs"})
     is_active = yes_no(load_default=True)
+    success = fields.Nested(SuccessRules, load_default=None, allow_none=True,
+                            error_messages=messages(type=_m("Must be an object.")),
+                            metadata={"description": "when a webhook's answer counts as success (README \"Success "
+                                                     "rules\"); null: HTTP 200-399"})
     config = fields.Nested(RunConfig, load_default=dict, error_messages=messages(type=_m("Must be an object.")))
     channel_id = whole_number(1, MAX_ID, load_default=None, allow_none=True)
     message_template = text(TEMPLATE_LENGTH, load_default=None, allow_none=True)
@@ -250,7 +308,7 @@ class ChronoInput(Input):
     def _url(self, value, **kwargs):
         if value is None:
             return
-        if any(c.isspace() for c in value):
+        if WHITESPACE.search(request_template.MARKED.sub("", value)):  # {{ date }} has spaces
             raise ValidationError(_("Not a valid URL."))
         try:
             parts = urlsplit(value)
@@ -328,10 +386,15 @@ class ChronoInput(Input):
                 pass
             elif not data.get("url"):
                 errors["url"] = [_("An HTTP chrono needs a URL.")]
+            elif request_template.origin_is_templated(data["url"]):
+                errors["url"] = [_("The server (scheme, host and port) cannot come from a template: write it as "
+                                   "it is, and use {{ }} after it, in the path or the query.")]
             else:
                 refused = _refused_destination(data["url"])
                 if refused:
                     errors["url"] = [refused]
+                for field, problems in _template_problems(data, known).items():
+                    errors.setdefault(field, []).extend(problems)
         else:
             if data.get("channel_id") is None and "channel_id" not in known:
                 errors["channel_id"] = [_("A message chrono needs a WhatsApp channel.")]
@@ -356,6 +419,8 @@ class ChronoInput(Input):
         data["timezone"] = data["timezone"] or current_app.config["DEFAULT_TIMEZONE"]
         data.update(self.timing(data))
         data.pop(TIMING_KEY)
+        data["templated"] = data["target_type"] == TargetType.HTTP and request_template.is_templated(
+            data.get("url"), data.get("headers"), data.get("payload"))
         if data["method"] is None:
             # A payload is meant to be sent: many servers drop a GET's body.
             data["method"] = "POST" if data["payload"] is not None else "GET"
@@ -374,6 +439,21 @@ def _refused_destination(url):
     except outbound.Blocked as exc:
         return str(outcomes.describe("blocked", {"host": parts.hostname, "address": exc.address, "reason": exc.reason}))
     return None
+
+
+def _template_problems(data, known):
+    """{field: [why]} for a templated request that would fail when filled in."""
+    if known & {"headers", "payload", "timezone"}:
+        return {}  # their own errors first
+    url, headers, payload = data.get("url"), data.get("headers"), data.get("payload")
+    if not request_template.is_templated(url, headers, payload):
+        return {}
+    try:
+        request_template.check(url, headers, payload, data.get("timezone") or current_app.config["DEFAULT_TIMEZONE"])
+    except request_template.RequestTemplateError as exc:
+        field = exc.field if exc.field in ("url", "payload") else "headers"
+        return {field: [str(outcomes.describe("request_template", exc.params))]}
+    return {}
 
 
 def _over_daily_cap(schema, data):
@@ -489,6 +569,8 @@ class ChronoSchema(Schema):
                                                                     "or rotated"})
     payload = fields.Raw(allow_none=True)
     is_active = fields.Boolean()
+    success = fields.Dict(allow_none=True, metadata={"description": "success rules; null: HTTP 200-399"})
+    templated = fields.Boolean(metadata={"description": "whether URL, headers or payload are filled in per run"})
     config = fields.Dict()
     channel_id = fields.Integer(allow_none=True)
     message_template = fields.String(allow_none=True)

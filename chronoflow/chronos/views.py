@@ -147,8 +147,11 @@ def _test(form, chrono=None):
     if chrono is not None:
         extra["signing_secret"] = chrono.signing_secret
     outcome = executors.prepare(Chrono(**values, **extra), current_app.config)()
+    sent = outcome.result.get("request")
     return {"ok": outcome.ok, "http_status": outcome.http_status, "duration_ms": outcome.duration_ms,
-            "duration": duration(outcome.duration_ms), "snippet": outcome.snippet, "error": _error_words(outcome)}
+            "duration": duration(outcome.duration_ms), "snippet": outcome.snippet, "error": _error_words(outcome),
+            # A templated request as filled in (for now, as run 0): what the person wrote became this.
+            "request": sent, "sent_label": _("Sent (filled in):") if sent and values.get("templated") else None}
 
 
 def _error_words(outcome):

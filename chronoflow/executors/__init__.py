@@ -1,8 +1,9 @@
 """Picks the executor for a chrono's target type and snapshots what it needs."""
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from ..models import TargetType
-from . import http, message
+from . import http, message, request_template
+from .success import Rules
 from .headers import from_person, outgoing
 from .outcome import Outcome
 
@@ -59,13 +60,21 @@ def prepare(chrono, config, run=None):
         if run is not None:
             own = {RUN_ID_HEADER: str(run.id),
                    SCHEDULED_FOR_HEADER: scheduled_for_header(run.scheduled_for)}
-        person = for_origin(chrono.headers, chrono.secrets_origin, chrono.url)
+        url, person, payload = chrono.url, chrono.headers, chrono.payload
+        if getattr(chrono, "templated", False):  # decided at save: other chronos render nothing
+            try:
+                url, person, payload = filled(chrono, run)
+            except request_template.RequestTemplateError as exc:
+                outcome = Outcome.failure("request_template", str(exc), retryable=False, params=exc.params)
+                return lambda: outcome
+        person = for_origin(person, chrono.secrets_origin, url)
         headers = outgoing(from_person(person), own=own)
         request = http.HttpRequest(
             method=chrono.method,
-            url=chrono.url,
+            url=url,
             headers=headers,
-            payload=chrono.payload,
+            payload=payload,
+            success=Rules.load(getattr(chrono, "success", None)),
             timeout_s=(chrono.config or {}).get("timeout_ms", config["HTTP_REQUEST_TIMEOUT_MS"]) / 1000,
             max_bytes=config["RESPONSE_MAX_BYTES"],
             signing_secret=chrono.signing_secret,  # None for the form's Test of an unsaved chrono
@@ -78,3 +87,18 @@ def prepare(chrono, config, run=None):
         "unsupported", f"Target type {chrono.target_type} cannot be delivered by this version", retryable=False,
         params={"target_type": chrono.target_type})
     return lambda: outcome
+
+
+def filled(chrono, run):
+    """(url, headers, payload) of a templated chrono for this attempt (the run's, as
+    claimed); without a run (Test), for now, as run 0's first attempt. Raises RequestTemplateError."""
+    moment = run.scheduled_for if run is not None else datetime.now(timezone.utc)
+    values = request_template.variables(getattr(chrono, "name", None), moment, chrono.timezone,
+                                        run.id if run is not None else 0,
+                                        max(getattr(run, "attempt", 1) or 1, 1))
+    url, headers, payload = request_template.render(chrono.url, chrono.headers, chrono.payload, values)
+    if not request_template.same_origin(chrono.url, url):
+        from urllib.parse import urlsplit
+
+        raise request_template.RequestTemplateError("url", reason="origin", host=urlsplit(url).hostname or "?")
+    return url, headers, payload

@@ -53,6 +53,7 @@ class HttpRequest:
     max_bytes: int = 65536
     signing_secret: str | None = None  # signs the request (chronos); None: unsigned (alerts)
     allowed: tuple | None = None  # OUTBOUND_ALLOWED_NETWORKS; None: the current app's
+    success: object = None  # success.Rules; None: 2xx/3xx, the body unread
 
     def body(self):
         """Bytes to send and the Content-Type they imply."""
@@ -126,7 +127,10 @@ def _outcome(request, answer, sent):
         return Outcome.failure(answer.code, str(answer), duration, retryable=answer.code == "connection", result=sent,
                                params={"host": host, **answer.params})
     status = answer.status
-    snippet = answer.body.decode(_encoding(answer.content_type), errors="replace")[:SNIPPET_CHARS]
+    encoding = _encoding(answer.content_type)
+    snippet = answer.body.decode(encoding, errors="replace")[:SNIPPET_CHARS]
+    if request.success is not None:
+        return _judged(request, answer, sent, status, snippet, duration, host, encoding)
     if 200 <= status < 400:  # redirects are not followed: a 3xx counts as success
         return Outcome(ok=True, http_status=status, snippet=snippet, duration_ms=duration, result=sent)
     return Outcome(
@@ -141,6 +145,21 @@ def _outcome(request, answer, sent):
         retryable=status >= 500 or status == 429,
         retry_after_s=answer.retry_after_s,
     )
+
+
+def _judged(request, answer, sent, status, snippet, duration, host, encoding):
+    """The outcome by the chrono's success rules (executors/success.py)."""
+    failed = request.success.failure(status, answer.body, encoding)
+    if failed is None:
+        return Outcome(ok=True, http_status=status, snippet=snippet, duration_ms=duration, result=sent)
+    rule, params = failed
+    # A status the target may change its mind about is worth another attempt; a body that
+    # says the wrong thing is an answer.
+    retryable = rule == "status" and (status >= 500 or status == 429)
+    return Outcome(result=sent, ok=False, http_status=status, snippet=snippet, duration_ms=duration,
+                   error_code="success_rule", params={"rule": rule, "host": host, **params},
+                   error=f"Success rule {rule} failed: {params}", retryable=retryable,
+                   retry_after_s=answer.retry_after_s if retryable else None)
 
 
 def _encoding(content_type):

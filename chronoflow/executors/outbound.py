@@ -11,8 +11,10 @@ it resolves the host once, checks each address and connects to the address it
 checked (the technique of the `advocate` library), so DNS cannot answer one
 thing to the check and another to the connection.
 """
+import contextvars
 import ipaddress
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -110,11 +112,42 @@ def resolve(host, port):
     return socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
 
 
+_remembered = contextvars.ContextVar("outbound_remembered", default=None)
+
+
+@contextmanager
+def remembering():
+    """Inside: check_host resolves and checks each host once. An import of thousands
+    of chronos names a few hosts; the check at send time still resolves each call."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def check_host(host, port, allowed=()):
     """Raise Blocked if `host` is or resolves to an address the policy refuses.
 
     A name that does not resolve now passes: the check at send time decides.
     """
+    memo = _remembered.get()
+    if memo is None:
+        return _check_host(host, port, allowed)
+    key = (host, port, tuple(allowed or ()))
+    if key not in memo:
+        try:
+            _check_host(host, port, allowed)
+        except Blocked as exc:
+            memo[key] = exc
+        else:
+            memo[key] = None
+    refusal = memo[key]
+    if refusal is not None:
+        raise Blocked(refusal.host, refusal.address, refusal.reason)
+
+
+def _check_host(host, port, allowed=()):
     rules = policy(tuple(allowed or ()))
     rules.check_name(host)
     try:

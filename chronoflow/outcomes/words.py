@@ -176,6 +176,42 @@ def http_status(s, p):
                  meaning=s.say(meaning))
 
 
+def success_rule(s, p):
+    """A success rule of the chrono (executors/success.py) that the answer failed."""
+    rule = p.get("rule")
+    if rule == "status":
+        return s.say(N_("%(host)s answered HTTP %(status)s; this chrono counts only %(expected)s as success."),
+                     host=_host(s, p), status=p.get("status", "?"), expected=str(p.get("expected") or "?"))
+    if rule == "body_contains":
+        return s.say(N_("The answer of %(host)s does not contain “%(detail)s”, which this chrono requires."),
+                     host=_host(s, p), detail=str(p.get("expected") or ""))
+    if rule == "json":
+        if p.get("found") == "not_json":
+            return s.say(N_("The answer of %(host)s is not JSON, so %(entry)s cannot be checked."),
+                         host=_host(s, p), entry=str(p.get("pointer") or ""))
+        if p.get("found") == "missing":
+            return s.say(N_("The answer of %(host)s has no %(entry)s, which this chrono requires."),
+                         host=_host(s, p), entry=str(p.get("pointer") or ""))
+        return s.say(N_("In the answer of %(host)s, %(entry)s is %(detail)s, not %(label)s as this chrono "
+                        "requires."), host=_host(s, p), entry=str(p.get("pointer") or ""),
+                     detail=str(p.get("actual") or "?"), label=str(p.get("expected") or "?"))
+    return None
+
+
+def request_template(s, p):
+    """A templated request (executors/request_template.py) that could not be filled in."""
+    field = str(p.get("field") or "?")
+    if p.get("reason") == "origin":
+        return s.say(N_("Filled in, the URL points to another server (%(host)s): the server of a URL cannot "
+                        "come from a template."), host=str(p.get("host") or "?"))
+    if p.get("reason") == "header_value":
+        return s.say(N_("Filled in, the header %(name)s holds a line break or a character HTTP cannot send."),
+                     name=field)
+    inner = invalid(s, p)
+    return s.say(N_("The request's %(name)s could not be filled in: %(problem)s"), name=field,
+                 problem=inner if inner is not None else "?")
+
+
 def request(s, p):
     return s.say(N_("The request could not be made (%(detail)s)."), detail=str(p.get("detail") or "?"))
 
@@ -394,7 +430,8 @@ def _with_sent(family):
 
 SPEAKERS = {
     "timeout": timeout, "connection": connection, "blocked": blocked, "http_status": http_status,
-    "request": request, "method_not_allowed": method_not_allowed, "unsupported": unsupported,
+    "request": request, "success_rule": success_rule, "request_template": request_template,
+    "method_not_allowed": method_not_allowed, "unsupported": unsupported,
     "internal": internal,
     "channel": channel, "unreachable": _with_sent(unreachable), "unauthorized": _with_sent(unauthorized),
     "session": _with_sent(session), "session_not_ready": _with_sent(session_not_ready), "waha": _with_sent(waha),

@@ -45,7 +45,7 @@ CHRONOS = Chrono.__table__
 RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at", "next_attempt_at",
                "result")
 CHRONO_COLUMNS = ("id", "target_type", "method", "url", "headers", "payload", "is_active", "config", "cron",
-                  "timezone", "signing_secret", "secrets_origin", "consecutive_failures")
+                  "timezone", "signing_secret", "secrets_origin", "consecutive_failures", "success", "templated")
 # What the record reads again, under lock: no headers or payload to decode again.
 RECORD_RUN_COLUMNS = ("id", "chrono_id", "scheduled_for", "trigger", "status", "attempt", "started_at",
                       "next_attempt_at", "result")
@@ -228,6 +228,8 @@ def load(run_ids, lock=False, run_columns=RUN_COLUMNS, chrono_columns=CHRONO_COL
     columns = [CHRONOS.c[name] for name in chrono_columns]
     if chrono_columns is CHRONO_COLUMNS:  # how long a WhatsApp run may take depends on its recipients
         columns.append(case((CHRONOS.c.target_type == TargetType.MESSAGE, CHRONOS.c.recipients)).label("recipients"))
+        # A templated request may use the chrono's name; others need not read it.
+        columns.append(case((CHRONOS.c.templated, CHRONOS.c.name)).label("name"))
     query = select(*columns).where(among(CHRONOS.c.id, {run.chrono_id for run in runs}))
     if lock:
         query = query.order_by(CHRONOS.c.id).with_for_update()

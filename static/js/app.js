@@ -149,6 +149,11 @@
     if (data.http_status) nodes.push(el("strong", {}, ["HTTP " + data.http_status]));
     if (data.duration) nodes.push(el("span", {}, [data.duration]));
     if (data.error) nodes.push(el("p", { "class": "error" }, [data.error]));
+    if (data.sent_label) {
+      nodes.push(el("p", { "class": "sent" }, [data.sent_label + " ",
+        el("code", { translate: "no" }, [data.request.method + " " + data.request.url])]));
+      if (data.request.body) nodes.push(el("pre", { translate: "no" }, [data.request.body]));
+    }
     if (data.snippet) nodes.push(el("pre", {}, [data.snippet]));
     replace(container, [el("div", { "class": "test-result " + (data.ok ? "ok" : "bad") }, nodes)]);
   }
