@@ -54,6 +54,22 @@ def text(max_length=None, min_length=0, validate=(), error_messages=None, **kwar
                          validate=checks, **kwargs)
 
 
+def timezone_name(**metadata):
+    """An IANA timezone name (any case), or null for the app's DEFAULT_TIMEZONE."""
+    return text(64, load_default=None, allow_none=True, validate=_known_zone,
+                metadata={"description": "IANA name; default DEFAULT_TIMEZONE", "example": "America/Sao_Paulo",
+                          **metadata})
+
+
+def _known_zone(value):
+    from . import schedules  # it words its errors with the app's translations
+
+    try:
+        schedules.validate_timezone(value)
+    except schedules.ScheduleError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class YesNo(fields.Boolean):
     """Only JSON's true and false: 0, 1, "yes" or "off" are not booleans."""
 

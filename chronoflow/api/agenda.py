@@ -1,10 +1,10 @@
 """What will fire next, across all chronos."""
 from flask import current_app
-from marshmallow import ValidationError, fields, validate, validates
+from marshmallow import fields, validate
 
 from .. import schedules
 from ..chronos import agenda
-from ..fields import Input
+from ..fields import Input, timezone_name
 from ..i18n import _m
 from .arguments import Blueprint
 
@@ -18,16 +18,7 @@ class AgendaArgs(Input):
     hours = fields.Integer(load_default=24, validate=validate.OneOf(agenda.WINDOWS, error=_m("Must be 24 or 168.")),
                            error_messages={"invalid": _m("Must be 24 or 168.")},
                            metadata={"enum": list(agenda.WINDOWS)})
-    timezone = fields.String(load_default=None, metadata={"description": "the viewer's IANA zone; default "
-                                                                         "DEFAULT_TIMEZONE"})
-
-    @validates("timezone")
-    def _timezone(self, value, **kwargs):
-        if value is not None:
-            try:
-                schedules.validate_timezone(value)
-            except schedules.ScheduleError as exc:
-                raise ValidationError(str(exc)) from None
+    timezone = timezone_name(description="the viewer's IANA zone; default DEFAULT_TIMEZONE")
 
 
 @blp.route("")

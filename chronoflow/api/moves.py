@@ -3,13 +3,13 @@
 from flask import request
 from flask_babel import gettext as _
 from flask_smorest import abort
-from marshmallow import Schema, ValidationError, fields, validates
+from marshmallow import Schema, fields
 
-from .. import schedules, tasks
+from .. import tasks
 from ..chronos import bulk, transfer
 from ..chronos.schemas import ChronoCreated
 from ..extensions import db
-from ..fields import Input, text
+from ..fields import Input, text, timezone_name
 from .arguments import Blueprint
 from .chronos import committed, get_chrono
 
@@ -28,16 +28,7 @@ class CrontabInput(Input):
         unknown = "raise"
 
     crontab = text(required=True, metadata={"description": "the crontab's text"})
-    timezone = text(64, load_default=None, allow_none=True, metadata={"description": "IANA name; "
-                                                                       "default DEFAULT_TIMEZONE"})
-
-    @validates("timezone")
-    def _timezone(self, value, **kwargs):
-        if value is not None:
-            try:
-                schedules.validate_timezone(value)
-            except schedules.ScheduleError as exc:
-                raise ValidationError(str(exc)) from None
+    timezone = timezone_name()
 
 
 def _with_secrets():

@@ -33,6 +33,7 @@ from ..fields import (
     json_problem,
     messages,
     text,
+    timezone_name,
     whole_number,
     yes_no,
 )
@@ -184,8 +185,7 @@ class ChronoInput(Input):
                                  "accepted as 'cron', its name in the original system",
                   "example": "dias úteis às 9"},
     )
-    timezone = text(64, load_default=None, allow_none=True,
-                    metadata={"description": "IANA name", "example": "America/Sao_Paulo"})
+    timezone = timezone_name()
     target_type = text(load_default=TargetType.HTTP, metadata={"enum": list(TargetType.ALL)})
     method = text(10, load_default=None, metadata={
         "description": "HTTP method; unset: POST when there is a payload, else GET"})
@@ -284,14 +284,6 @@ class ChronoInput(Input):
         except schedules.ScheduleError:
             return  # the timezone's own error says so
         self.timing(data)
-
-    @validates("timezone")
-    def _timezone(self, value, **kwargs):
-        if value is not None:
-            try:
-                schedules.validate_timezone(value)
-            except schedules.ScheduleError as exc:
-                raise ValidationError(str(exc)) from None
 
     @validates("target_type")
     def _target_type(self, value, **kwargs):
